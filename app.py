@@ -1,0 +1,130 @@
+"""Chirp's HTTP API and event handlers: the table of contents.
+
+Each route is a few lines that parse input, call chalicelib, and shape the
+answer. The contract is in ARCHITECTURE.md (and the README).
+"""
+from chalice import Chalice, Response
+
+from chalicelib import accounts, errors, follows, inputs, pages, tokens, tweets, web
+from chalicelib.shapes import tweet_json, user_json
+
+app = Chalice(app_name="chirp")
+app.register_middleware(web.error_middleware, "http")
+
+
+@app.authorizer(ttl_seconds=300)
+def bearer_auth(auth_request):
+    return web.authorize(auth_request)
+
+
+def _request():
+    return app.current_request
+
+
+# --- health -----------------------------------------------------------------
+
+@app.route("/health")
+def health():
+    return {"status": "ok"}
+
+
+# --- accounts ---------------------------------------------------------------
+
+@app.route("/auth/signup", methods=["POST"])
+def signup():
+    body = inputs.json_object(_request().raw_body, {"handle", "password", "display_name"},
+                              {"handle", "password"})
+    handle = inputs.handle_field(body["handle"])
+    user = accounts.signup(handle, inputs.password_field(body), inputs.display_name_field(body))
+    return Response({"user": user_json(user), "token": tokens.issue_token(int(user.id))},
+                    status_code=201)
+
+
+@app.route("/auth/login", methods=["POST"])
+def login():
+    body = inputs.json_object(_request().raw_body, {"handle", "password"}, {"handle", "password"})
+    handle, password = body["handle"], body["password"]
+    if not isinstance(handle, str) or not isinstance(password, str):
+        raise errors.bad_request("`handle` and `password` must be strings.")
+    user = accounts.login(handle, password)
+    if user is None:
+        raise errors.unauthorized("The handle or password is wrong.")
+    return {"token": tokens.issue_token(int(user.id))}
+
+
+@app.route("/me", authorizer=bearer_auth)
+def me():
+    return user_json(accounts.get_by_id(web.caller_id(_request())))
+
+
+# --- users and follows ------------------------------------------------------
+
+@app.route("/users/{handle}")
+def get_user(handle):
+    return user_json(accounts.get_by_handle(inputs.path_handle(handle)))
+
+
+@app.route("/users/{handle}/tweets")
+def user_tweets(handle):
+    user = accounts.get_by_handle(inputs.path_handle(handle))
+    scope = f"user-tweets:{int(user.id)}"
+    page = pages.page_request(_request().query_params, scope)
+    items, more = tweets.user_timeline(int(user.id), page)
+    return pages.page([tweet_json(t) for t in items], page, scope, more,
+                      int(items[-1].id) if items else None)
+
+
+@app.route("/users/{handle}/followers")
+def user_followers(handle):
+    return _user_list(handle, "followers", follows.followers)
+
+
+@app.route("/users/{handle}/following")
+def user_following(handle):
+    return _user_list(handle, "following", follows.following)
+
+
+def _user_list(handle, name, list_page):
+    user = accounts.get_by_handle(inputs.path_handle(handle))
+    scope = f"{name}:{int(user.id)}"
+    page = pages.page_request(_request().query_params, scope, bounds=False)
+    users, more, last_key = list_page(int(user.id), page)
+    return pages.page([user_json(u) for u in users], page, scope, more, last_key)
+
+
+@app.route("/users/{handle}/follow", methods=["POST", "DELETE"], authorizer=bearer_auth)
+def follow(handle):
+    followee = accounts.get_by_handle(inputs.path_handle(handle))
+    caller = web.caller_id(_request())
+    if _request().method == "POST":
+        follows.follow(caller, followee)
+        return {"following": True}
+    follows.unfollow(caller, followee)
+    return {"following": False}
+
+
+# --- tweets -----------------------------------------------------------------
+
+@app.route("/tweets", methods=["POST"], authorizer=bearer_auth)
+def post_tweet():
+    request = _request()
+    body = inputs.json_object(request.raw_body, {"text", "reply_to_id", "quote_of_id"}, {"text"})
+    new = tweets.NewTweet(text=tweets.validate_text(body["text"]),
+                          reply_to_id=inputs.id_field(body, "reply_to_id"),
+                          quote_of_id=inputs.id_field(body, "quote_of_id"))
+    key = tweets.validate_idempotency_key(request.headers.get("idempotency-key"))
+    author = accounts.get_by_id(web.caller_id(request))
+    tweet, replayed = tweets.post_tweet(author, new, key)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(tweet_json(tweet), status_code=201, headers=headers)
+
+
+@app.route("/tweets/{tweet_id}")
+def get_tweet(tweet_id):
+    return tweet_json(tweets.get(inputs.path_id(tweet_id, "Tweet")))
+
+
+@app.route("/tweets/{tweet_id}", methods=["DELETE"], authorizer=bearer_auth)
+def delete_tweet(tweet_id):
+    tweets.delete_tweet(web.caller_id(_request()), inputs.path_id(tweet_id, "Tweet"))
+    return Response(body="", status_code=204)

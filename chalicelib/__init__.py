@@ -1,0 +1,1 @@
+"""Chirp's Lambda-deployed library: domain logic and storage."""

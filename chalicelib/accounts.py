@@ -1,0 +1,78 @@
+"""Users and handles: sign-up, log-in, and finding users."""
+from chalicelib import errors, passwords, settings
+from chalicelib.ids import new_id
+from chalicelib.inputs import HANDLE_RE
+from chalicelib.tables import HandleModel, UserModel
+from chalicelib.transactions import ConditionsFailed, transact_write
+
+ID_CLASH_RETRIES = 3
+
+
+def signup(handle: str, password: str, display_name: str | None) -> UserModel:
+    """Creates a user. The handle claim and the user item are written in one
+    transaction, each conditional on not existing: two sign-ups racing for
+    `Alice` and `alice` cannot both win."""
+    password_hash = passwords.hash_password(password)
+    for _ in range(ID_CLASH_RETRIES):
+        user = UserModel(id=new_id(), handle=handle, display_name=display_name or handle,
+                         bio="", password_hash=password_hash)
+        claim = HandleModel(handle_key=handle.lower(), user_id=user.id)
+
+        def build(t, user=user, claim=claim):
+            t.save(claim, condition=HandleModel.handle_key.does_not_exist())
+            t.save(user, condition=UserModel.id.does_not_exist())
+
+        try:
+            transact_write(build)
+            return user
+        except ConditionsFailed as exc:
+            if 0 in exc.failed:
+                raise errors.conflict(f"The handle @{handle} is taken.", "handle_taken") from None
+    raise RuntimeError("could not allocate a unique user id")
+
+
+def login(handle: str, password: str) -> UserModel | None:
+    """The user if the password matches, else None. An unknown handle costs
+    the same scrypt work, so timing does not tell which handles exist."""
+    plausible = HANDLE_RE.fullmatch(handle) and len(password) <= settings.PASSWORD_MAX
+    user = find_by_handle(handle) if plausible else None
+    stored = user.password_hash if user else passwords.DUMMY_HASH
+    if passwords.verify_password(password, stored) and user is not None:
+        return user
+    return None
+
+
+def find_by_handle(handle: str) -> UserModel | None:
+    try:
+        claim = HandleModel.get(handle.lower())
+    except HandleModel.DoesNotExist:
+        return None
+    return find_by_id(int(claim.user_id))
+
+
+def find_by_id(user_id: int) -> UserModel | None:
+    try:
+        return UserModel.get(user_id)
+    except UserModel.DoesNotExist:
+        return None
+
+
+def get_by_handle(handle: str) -> UserModel:
+    user = find_by_handle(handle)
+    if user is None:
+        raise errors.not_found("User")
+    return user
+
+
+def get_by_id(user_id: int) -> UserModel:
+    user = find_by_id(user_id)
+    if user is None:
+        raise errors.not_found("User")
+    return user
+
+
+def users_by_ids(user_ids: list[int]) -> list[UserModel]:
+    """Users in the order asked, skipping any that no longer exist.
+    One BatchGetItem per 100 ids (PynamoDB retries unprocessed keys)."""
+    found = {int(u.id): u for u in UserModel.batch_get(list(dict.fromkeys(user_ids)))}
+    return [found[i] for i in user_ids if i in found]

@@ -1,0 +1,83 @@
+"""Follows: who follows whom, with exact counts on both users."""
+from chalicelib import accounts, errors
+from chalicelib.ids import new_id
+from chalicelib.pages import EMPTY, PageRequest, range_condition
+from chalicelib.tables import FollowModel, UserModel
+from chalicelib.transactions import ConditionsFailed, transact_write
+
+
+def follow(follower_id: int, followee: UserModel) -> bool:
+    """Makes follower follow followee; True if it is new. Idempotent: the
+    follow item's own condition decides, and the counts move in the same
+    transaction, so concurrent follows count exactly once."""
+    followee_id = int(followee.id)
+    if follower_id == followee_id:
+        raise errors.bad_request("You cannot follow yourself.", "cannot_follow_self")
+
+    def build(t):
+        t.save(FollowModel(follower_id=follower_id, followee_id=followee_id, follow_id=new_id()),
+               condition=FollowModel.follower_id.does_not_exist())
+        t.update(UserModel(id=follower_id), actions=[UserModel.following_count.add(1)],
+                 condition=UserModel.id.exists())
+        t.update(UserModel(id=followee_id), actions=[UserModel.followers_count.add(1)],
+                 condition=UserModel.id.exists())
+
+    try:
+        transact_write(build)
+        return True
+    except ConditionsFailed as exc:
+        if 0 in exc.failed:
+            return False  # already following
+        raise errors.not_found("User") from None
+
+
+def unfollow(follower_id: int, followee: UserModel) -> bool:
+    """Removes the follow; True if there was one. Idempotent like follow."""
+    followee_id = int(followee.id)
+
+    def build(t):
+        t.delete(FollowModel(follower_id=follower_id, followee_id=followee_id),
+                 condition=FollowModel.follower_id.exists())
+        t.update(UserModel(id=follower_id), actions=[UserModel.following_count.add(-1)],
+                 condition=UserModel.id.exists())
+        t.update(UserModel(id=followee_id), actions=[UserModel.followers_count.add(-1)],
+                 condition=UserModel.id.exists())
+
+    try:
+        transact_write(build)
+        return True
+    except ConditionsFailed as exc:
+        if 0 in exc.failed:
+            return False  # was not following
+        raise errors.not_found("User") from None
+
+
+def is_following(follower_id: int, followee_id: int) -> bool:
+    try:
+        FollowModel.get(follower_id, followee_id)
+        return True
+    except FollowModel.DoesNotExist:
+        return False
+
+
+def followers(user_id: int, page: PageRequest) -> tuple[list[UserModel], bool, int | None]:
+    """A page of a user's followers, most recent first: one Query on the
+    followers index and one BatchGetItem for the users. Also returns whether
+    more follow and the page's last follow id (where the next page starts)."""
+    return _page(FollowModel.followers_by_time, user_id, page, lambda f: int(f.follower_id))
+
+
+def following(user_id: int, page: PageRequest) -> tuple[list[UserModel], bool, int | None]:
+    """A page of the users a user follows, most recently followed first."""
+    return _page(FollowModel.following_by_time, user_id, page, lambda f: int(f.followee_id))
+
+
+def _page(index, user_id, page, other_id):
+    condition = range_condition(FollowModel.follow_id, page)
+    if condition is EMPTY:
+        return [], False, None
+    rows = list(index.query(user_id, range_key_condition=condition, scan_index_forward=False,
+                            limit=page.limit + 1, page_size=page.limit + 1))
+    more, rows = len(rows) > page.limit, rows[: page.limit]
+    users = accounts.users_by_ids([other_id(r) for r in rows]) if rows else []
+    return users, more, (int(rows[-1].follow_id) if rows else None)

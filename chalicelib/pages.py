@@ -1,0 +1,117 @@
+"""Pagination: `limit`, `max_id`, `since_id` and opaque `cursor` query
+parameters, and the `meta` block of every list.
+
+A cursor is the bounds of the next page plus the list it belongs to, signed
+with an HMAC: clients cannot forge one to read other keys or move a cursor
+from one list to another, and its contents are ours to change.
+"""
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from chalicelib import errors, settings, tokens
+from chalicelib.ids import parse_id
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    max_id: int | None = None  # exclusive upper bound
+    since_id: int | None = None  # exclusive lower bound
+
+
+def _cursor_key() -> bytes:
+    return hmac.new(tokens.signing_key(), b"chirp-cursor-v1", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_cursor(scope: str, max_id: int, since_id: int | None) -> str:
+    payload = _b64(json.dumps([scope, str(max_id), since_id and str(since_id)],
+                              separators=(",", ":")).encode())
+    signature = _b64(hmac.new(_cursor_key(), payload.encode(), hashlib.sha256).digest()[:16])
+    return f"{payload}.{signature}"
+
+
+def decode_cursor(cursor: str, scope: str) -> tuple[int, int | None]:
+    invalid = errors.bad_request("`cursor` is not valid for this list.", "invalid_cursor")
+    try:
+        payload, signature = cursor.split(".")
+        expected = _b64(hmac.new(_cursor_key(), payload.encode(), hashlib.sha256).digest()[:16])
+        if not hmac.compare_digest(signature, expected):
+            raise invalid
+        cursor_scope, max_id, since_id = json.loads(_unb64(payload))
+    except errors.ApiError:
+        raise
+    except (ValueError, TypeError, UnicodeError):
+        raise invalid from None
+    if cursor_scope != scope:
+        raise invalid
+    return int(max_id), (int(since_id) if since_id else None)
+
+
+def page_request(params: dict | None, scope: str, bounds: bool = True) -> PageRequest:
+    """Parses a list's query parameters; `scope` names the list for cursors.
+    Lists that are not ordered by item id (users lists) take no `max_id` or
+    `since_id`: only `cursor`."""
+    params = params or {}
+    limit_text = params.get("limit")
+    limit = settings.PAGE_DEFAULT
+    if limit_text is not None:
+        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= settings.PAGE_MAX:
+            raise errors.bad_request(f"`limit` must be an integer from 1 to {settings.PAGE_MAX}.")
+        limit = int(limit_text)
+    allow_bounds, bounds = bounds, {}
+    for name in ("max_id", "since_id"):
+        if params.get(name) is not None:
+            if not allow_bounds:
+                raise errors.bad_request(f"This list takes `cursor`, not `{name}`.")
+            bounds[name] = parse_id(params[name])
+            if bounds[name] is None:
+                raise errors.bad_request(f"`{name}` must be an id.")
+    cursor = params.get("cursor")
+    if cursor is not None:
+        if bounds:
+            raise errors.bad_request("`cursor` cannot be combined with `max_id` or `since_id`.")
+        max_id, since_id = decode_cursor(cursor, scope)
+        return PageRequest(limit, max_id, since_id)
+    return PageRequest(limit, bounds.get("max_id"), bounds.get("since_id"))
+
+
+EMPTY = object()  # a range that holds nothing: skip the query
+
+
+def range_condition(attribute, request: PageRequest):
+    """The sort-key condition for a page's exclusive bounds: None for no
+    bounds, EMPTY when the bounds leave no room."""
+    low, high = request.since_id, request.max_id
+    if low is not None and high is not None:
+        return EMPTY if low + 1 > high - 1 else attribute.between(low + 1, high - 1)
+    if high is not None:
+        return attribute < high
+    if low is not None:
+        return attribute > low
+    return None
+
+
+def page(items: list[dict], request: PageRequest, scope: str, more: bool, last_key: int | None) -> dict:
+    """A list response. `more` says whether older items exist past this page;
+    `last_key` is the sort key of the page's last item, where the next page
+    starts (exclusive)."""
+    next_cursor = encode_cursor(scope, last_key, request.since_id) if more and last_key else None
+    return {
+        "data": items,
+        "meta": {
+            "next_cursor": next_cursor,
+            "newest_id": items[0]["id"] if items else None,
+            "oldest_id": items[-1]["id"] if items else None,
+        },
+    }

@@ -1,0 +1,41 @@
+"""How stored items look to API clients (the contract's shapes)."""
+from chalicelib.ids import id_created_at
+from chalicelib.tables import TweetModel, UserModel
+
+
+def _id(value) -> str | None:
+    return None if value is None else str(int(value))
+
+
+def user_json(user: UserModel) -> dict:
+    return {
+        "id": _id(user.id),
+        "handle": user.handle,
+        "display_name": user.display_name,
+        "bio": user.bio or "",
+        "created_at": id_created_at(int(user.id)),
+        "followers_count": int(user.followers_count or 0),
+        "following_count": int(user.following_count or 0),
+        "tweets_count": int(user.tweets_count or 0),
+    }
+
+
+def tweet_json(tweet: TweetModel) -> dict:
+    return {
+        "id": _id(tweet.id),
+        "author": {
+            "id": _id(tweet.author_id),
+            "handle": tweet.author_handle,
+            "display_name": tweet.author_display_name,
+        },
+        "text": tweet.text,
+        "created_at": id_created_at(int(tweet.id)),
+        "reply_to_id": _id(tweet.reply_to_id),
+        "quote_of_id": _id(tweet.quote_of_id),
+        "conversation_id": _id(tweet.conversation_id),
+        "counts": {
+            "likes": int(tweet.like_count or 0),
+            "retweets": int(tweet.retweet_count or 0),
+            "replies": int(tweet.reply_count or 0),
+        },
+    }

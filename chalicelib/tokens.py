@@ -1,0 +1,68 @@
+"""Bearer tokens: HS256-signed JWTs carrying the user id, with an expiry.
+
+The signing key is JWT_SECRET locally; deployed stages name an SSM
+SecureString in JWT_SECRET_PARAMETER, fetched once and cached per container.
+"""
+import time
+
+import jwt
+
+from chalicelib import settings
+
+ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def signing_key() -> bytes:
+    if settings.JWT_SECRET:
+        secret = settings.JWT_SECRET
+    elif settings.JWT_SECRET_PARAMETER:
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = parameters.get_parameter(settings.JWT_SECRET_PARAMETER, decrypt=True, max_age=300)
+    else:
+        raise RuntimeError("Set JWT_SECRET (local) or JWT_SECRET_PARAMETER (deployed).")
+    key = secret.encode("utf-8")
+    if len(key) < MIN_SECRET_BYTES:
+        raise RuntimeError(f"The JWT signing key must be at least {MIN_SECRET_BYTES} bytes.")
+    return key
+
+
+def issue_token(user_id: int, now: float | None = None) -> str:
+    now = int(time.time() if now is None else now)
+    claims = {"sub": str(user_id), "iss": settings.JWT_ISSUER, "iat": now,
+              "exp": now + settings.TOKEN_TTL_SECONDS}
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
+
+
+def verify_token(token: str) -> int:
+    """The user id a valid token was issued to; InvalidToken otherwise.
+
+    Only HS256 is accepted, which rules out `alg: none` and key-confusion
+    tricks; exp, iat and sub must be present.
+    """
+    try:
+        claims = jwt.decode(
+            token, signing_key(), algorithms=[ALGORITHM], issuer=settings.JWT_ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from None
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.isdigit():
+        raise InvalidToken("bad subject")
+    return int(sub)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token in an `Authorization: Bearer <token>` header, if any."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

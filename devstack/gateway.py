@@ -1,0 +1,108 @@
+"""API Gateway's own answers, in the contract's error shape.
+
+Some requests never reach the Lambda function: an unknown route, a missing
+or rejected bearer token, a body over the gateway's limit. On AWS the
+GatewayResponses in infra/ shape those answers; here ContractGateway (a
+chalice.local.LocalGateway) does the same for the local server and the
+tests. GATEWAY_ERRORS is the one table both are built from.
+"""
+import json
+
+from chalice.config import Config
+from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
+                           LocalGateway, LocalGatewayException, NotAuthorizedError)
+
+from chalicelib.errors import error_body
+
+# API Gateway response type -> (status, contract code, message)
+GATEWAY_ERRORS = {
+    "UNAUTHORIZED": (401, "unauthorized", "A valid bearer token is required."),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "No such route."),
+    "ACCESS_DENIED": (403, "forbidden", "Access denied."),
+    "REQUEST_TOO_LARGE": (413, "payload_too_large", "The request is too large."),
+    "AUTHORIZER_FAILURE": (500, "internal_error", "An internal error occurred."),
+    "DEFAULT_4XX": (400, "invalid_request", "The request was rejected."),
+    "DEFAULT_5XX": (500, "internal_error", "An internal error occurred."),
+}
+GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class GatewayError(Exception):
+    def __init__(self, response_type: str):
+        super().__init__(response_type)
+        self.response_type = response_type
+
+
+def gateway_response(response_type: str) -> dict:
+    status, code, message = GATEWAY_ERRORS[response_type]
+    headers = {"Content-Type": "application/json"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return {"statusCode": status, "headers": headers, "multiValueHeaders": {},
+            "body": json.dumps(error_body(code, message))}
+
+
+class ContractGateway(LocalGateway):
+    """chalice's LocalGateway with API Gateway's error answers reshaped."""
+
+    def _generate_lambda_event(self, method, path, headers, body):
+        try:
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError:
+            raise GatewayError("MISSING_AUTHENTICATION_TOKEN") from None
+
+    def handle_request(self, method, path, headers, body):
+        if body is not None and len(body) > GATEWAY_MAX_BODY_BYTES:
+            return gateway_response("REQUEST_TOO_LARGE")
+        try:
+            return super().handle_request(method, path, headers, body)
+        except GatewayError as exc:
+            return gateway_response(exc.response_type)
+        except NotAuthorizedError:
+            return gateway_response("UNAUTHORIZED")
+        except LocalGatewayException as exc:
+            return gateway_response("ACCESS_DENIED" if exc.CODE == 403 else "DEFAULT_5XX")
+        except Exception as exc:  # raised by the authorizer, as on AWS
+            return gateway_response("UNAUTHORIZED" if str(exc) == "Unauthorized" else "AUTHORIZER_FAILURE")
+
+
+class ContractRequestHandler(ChaliceRequestHandler):
+    def __init__(self, request, client_address, server, app_object, config):
+        self.local_gateway = ContractGateway(app_object, config)
+        # Skip ChaliceRequestHandler.__init__, which would build a plain gateway.
+        super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    def _contract_handle(self):
+        # Refuse an oversized body before reading it, as API Gateway does.
+        if int(self.headers.get("content-length") or 0) > GATEWAY_MAX_BODY_BYTES:
+            response = gateway_response("REQUEST_TOO_LARGE")
+            self.close_connection = True
+            self._send_http_response(response["statusCode"], response["headers"], response["body"])
+            return
+        self._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _contract_handle
+
+    def log_message(self, format, *args):  # one quiet line per request
+        pass
+
+
+def local_config() -> Config:
+    return Config.create(chalice_stage="local", app_name="chirp", lambda_timeout=30)
+
+
+def make_server(app, host: str, port: int) -> LocalDevServer:
+    """A threaded HTTP server for `app` (as `chalice local` would serve it),
+    answering gateway errors in the contract's shape."""
+    if not isinstance(app, LocalChalice):
+        # What chalice.local.create_local_server does: current_request
+        # becomes thread-local so concurrent requests do not mix.
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+    return LocalDevServer(app, local_config(), host, port, handler_cls=ContractRequestHandler)
+
+
+def make_gateway(app) -> ContractGateway:
+    return ContractGateway(app, local_config())
+
+
