@@ -1,0 +1,29 @@
+# The README's two commands, `make run` and `make test`, set themselves up:
+# they create .venv and install the pinned dependencies on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+READY := $(VENV)/.ready
+
+.PHONY: run test lint infra clean
+
+$(READY): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "pip<26.3"
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $(READY)
+
+run: $(READY)  ## the local stack on 127.0.0.1:$${PORT:-8000}
+	$(PY) -m devstack
+
+test: $(READY)  ## the whole test suite
+	$(PY) -m pytest
+
+lint: $(READY)
+	$(VENV)/bin/ruff check .
+
+infra: $(READY)  ## regenerate infra/ and .chalice/ policies from the table models
+	$(PY) -m devstack.infra
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
