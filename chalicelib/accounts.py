@@ -3,7 +3,7 @@ from chalicelib import errors, passwords, settings
 from chalicelib.ids import new_id
 from chalicelib.inputs import HANDLE_RE
 from chalicelib.tables import HandleModel, UserModel
-from chalicelib.transactions import ConditionsFailed, transact_write
+from chalicelib.transactions import ConditionsFailed, save, transact_write
 
 ID_CLASH_RETRIES = 3
 
@@ -18,15 +18,14 @@ def signup(handle: str, password: str, display_name: str | None) -> UserModel:
                          bio="", password_hash=password_hash)
         claim = HandleModel(handle_key=handle.lower(), user_id=user.id)
 
-        def build(t, user=user, claim=claim):
-            t.save(claim, condition=HandleModel.handle_key.does_not_exist())
-            t.save(user, condition=UserModel.id.does_not_exist())
-
         try:
-            transact_write(build)
+            transact_write({
+                "handle": save(claim, condition=HandleModel.handle_key.does_not_exist()),
+                "user": save(user, condition=UserModel.id.does_not_exist()),
+            })
             return user
         except ConditionsFailed as exc:
-            if 0 in exc.failed:
+            if "handle" in exc.failed:
                 raise errors.conflict(f"The handle @{handle} is taken.", "handle_taken") from None
     raise RuntimeError("could not allocate a unique user id")
 

@@ -3,7 +3,7 @@ from chalicelib import accounts, errors
 from chalicelib.ids import new_id
 from chalicelib.pages import EMPTY, PageRequest, range_condition
 from chalicelib.tables import FollowModel, UserModel
-from chalicelib.transactions import ConditionsFailed, transact_write
+from chalicelib.transactions import ConditionsFailed, delete, save, transact_write, update
 
 
 def follow(follower_id: int, followee: UserModel) -> bool:
@@ -14,19 +14,15 @@ def follow(follower_id: int, followee: UserModel) -> bool:
     if follower_id == followee_id:
         raise errors.bad_request("You cannot follow yourself.", "cannot_follow_self")
 
-    def build(t):
-        t.save(FollowModel(follower_id=follower_id, followee_id=followee_id, follow_id=new_id()),
-               condition=FollowModel.follower_id.does_not_exist())
-        t.update(UserModel(id=follower_id), actions=[UserModel.following_count.add(1)],
-                 condition=UserModel.id.exists())
-        t.update(UserModel(id=followee_id), actions=[UserModel.followers_count.add(1)],
-                 condition=UserModel.id.exists())
-
     try:
-        transact_write(build)
+        transact_write({
+            "follow": save(FollowModel(follower_id=follower_id, followee_id=followee_id, follow_id=new_id()),
+                           condition=FollowModel.follower_id.does_not_exist()),
+            **_count_steps(follower_id, followee_id, +1),
+        })
         return True
     except ConditionsFailed as exc:
-        if 0 in exc.failed:
+        if "follow" in exc.failed:
             return False  # already following
         raise errors.not_found("User") from None
 
@@ -35,21 +31,26 @@ def unfollow(follower_id: int, followee: UserModel) -> bool:
     """Removes the follow; True if there was one. Idempotent like follow."""
     followee_id = int(followee.id)
 
-    def build(t):
-        t.delete(FollowModel(follower_id=follower_id, followee_id=followee_id),
-                 condition=FollowModel.follower_id.exists())
-        t.update(UserModel(id=follower_id), actions=[UserModel.following_count.add(-1)],
-                 condition=UserModel.id.exists())
-        t.update(UserModel(id=followee_id), actions=[UserModel.followers_count.add(-1)],
-                 condition=UserModel.id.exists())
-
     try:
-        transact_write(build)
+        transact_write({
+            "follow": delete(FollowModel(follower_id=follower_id, followee_id=followee_id),
+                             condition=FollowModel.follower_id.exists()),
+            **_count_steps(follower_id, followee_id, -1),
+        })
         return True
     except ConditionsFailed as exc:
-        if 0 in exc.failed:
+        if "follow" in exc.failed:
             return False  # was not following
         raise errors.not_found("User") from None
+
+
+def _count_steps(follower_id: int, followee_id: int, delta: int) -> dict:
+    return {
+        "follower": update(UserModel(id=follower_id), [UserModel.following_count.add(delta)],
+                           condition=UserModel.id.exists()),
+        "followee": update(UserModel(id=followee_id), [UserModel.followers_count.add(delta)],
+                           condition=UserModel.id.exists()),
+    }
 
 
 def is_following(follower_id: int, followee_id: int) -> bool:

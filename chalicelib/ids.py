@@ -10,7 +10,7 @@ rather than overwriting anything.
 import random
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 TIMESTAMP_BITS = 41
@@ -71,7 +71,7 @@ def id_timestamp_ms(snowflake: int) -> int:
 
 def id_created_at(snowflake: int) -> str:
     """ISO 8601 UTC time of an id, as the API shows `created_at`."""
-    moment = datetime.fromtimestamp(id_timestamp_ms(snowflake) / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(id_timestamp_ms(snowflake) / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -6,7 +6,7 @@ import re
 from chalicelib import errors, settings
 from chalicelib.ids import parse_id
 
-HANDLE_RE = re.compile(r"[A-Za-z0-9_]{1,%d}" % settings.HANDLE_MAX)
+HANDLE_RE = re.compile(rf"[A-Za-z0-9_]{{1,{settings.HANDLE_MAX}}}")
 
 
 def json_object(raw_body: bytes | None, allowed: set[str], required: set[str] = frozenset()) -> dict:

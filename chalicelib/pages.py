@@ -66,7 +66,8 @@ def page_request(params: dict | None, scope: str, bounds: bool = True) -> PageRe
     limit_text = params.get("limit")
     limit = settings.PAGE_DEFAULT
     if limit_text is not None:
-        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= settings.PAGE_MAX:
+        valid = limit_text.isascii() and limit_text.isdigit() and 1 <= int(limit_text) <= settings.PAGE_MAX
+        if not valid:
             raise errors.bad_request(f"`limit` must be an integer from 1 to {settings.PAGE_MAX}.")
         limit = int(limit_text)
     allow_bounds, bounds = bounds, {}

@@ -1,4 +1,11 @@
-"""Running a DynamoDB transaction and telling which of its conditions failed."""
+"""All-or-nothing writes across items and tables, with named steps so a
+caller can tell which condition failed.
+
+    transact_write({
+        "tweet": save(tweet, condition=TweetModel.id.does_not_exist()),
+        "author": update(UserModel(id=1), [UserModel.tweets_count.add(1)]),
+    })
+"""
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -6,22 +13,39 @@ from chalicelib.tables import connection
 
 
 class ConditionsFailed(Exception):
-    """Some of a transaction's conditions failed: `failed` holds the indexes
-    (in the order the items were added) of the ones that did."""
+    """The transaction was cancelled; `failed` names the steps whose
+    conditions did not hold."""
 
-    def __init__(self, failed: set[int]):
-        super().__init__(f"transaction conditions failed at {sorted(failed)}")
+    def __init__(self, failed: set[str]):
+        super().__init__(f"transaction conditions failed: {sorted(failed)}")
         self.failed = failed
 
 
-def transact_write(build) -> None:
-    """Calls `build(transaction)` to add items, then commits all or nothing."""
+def save(model, condition=None):
+    return "save", (model,), {"condition": condition}
+
+
+def update(model, actions, condition=None):
+    return "update", (model,), {"actions": actions, "condition": condition}
+
+
+def delete(model, condition=None):
+    return "delete", (model,), {"condition": condition}
+
+
+def check(model_class, hash_key, condition, range_key=None):
+    return "condition_check", (model_class, hash_key), {"range_key": range_key, "condition": condition}
+
+
+def transact_write(steps: dict) -> None:
+    names = list(steps)
     try:
         with TransactWrite(connection=connection()) as transaction:
-            build(transaction)
+            for method, args, kwargs in steps.values():
+                getattr(transaction, method)(*args, **kwargs)
     except TransactWriteError as exc:
         reasons = exc.cancellation_reasons or []
-        failed = {i for i, reason in enumerate(reasons)
+        failed = {names[i] for i, reason in enumerate(reasons)
                   if reason is not None and reason.code == "ConditionalCheckFailed"}
         if exc.cause_response_code == "TransactionCanceledException" and failed:
             raise ConditionsFailed(failed) from None

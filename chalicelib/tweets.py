@@ -2,15 +2,15 @@
 timeline."""
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chalicelib import errors, settings
 from chalicelib.ids import new_id
 from chalicelib.pages import EMPTY, PageRequest, range_condition
 from chalicelib.tables import IdempotencyModel, TweetModel, UserModel
-from chalicelib.transactions import ConditionsFailed, transact_write
+from chalicelib.transactions import ConditionsFailed, check, delete, save, transact_write, update
 
 ID_CLASH_RETRIES = 3
 
@@ -47,13 +47,15 @@ def validate_text(text) -> str:
 def validate_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
-    if not 1 <= len(key) <= settings.IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+    max_len = settings.IDEMPOTENCY_KEY_MAX
+    if not 1 <= len(key) <= max_len or not key.isascii() or not key.isprintable():
         raise errors.bad_request(
             f"`Idempotency-Key` must be 1 to {settings.IDEMPOTENCY_KEY_MAX} printable ASCII characters.")
     return key
 
 
-def post_tweet(author: UserModel, new: NewTweet, idempotency_key: str | None = None) -> tuple[TweetModel, bool]:
+def post_tweet(author: UserModel, new: NewTweet,
+               idempotency_key: str | None = None) -> tuple[TweetModel, bool]:
     """Writes a tweet and returns it with `replayed`: True when the same
     author already sent the same Idempotency-Key and this is that tweet.
 
@@ -75,36 +77,27 @@ def post_tweet(author: UserModel, new: NewTweet, idempotency_key: str | None = N
             reply_to_id=new.reply_to_id, quote_of_id=new.quote_of_id,
             conversation_id=int(parent.conversation_id) if parent else tweet_id,
         )
-        steps = []
-
-        def build(t, tweet=tweet):
-            steps.append("tweet")
-            t.save(tweet, condition=TweetModel.id.does_not_exist())
-            steps.append("author")
-            t.update(UserModel(id=author.id), actions=[UserModel.tweets_count.add(1)],
-                     condition=UserModel.id.exists())
-            if new.reply_to_id:
-                steps.append("reply_to")
-                t.update(TweetModel(id=new.reply_to_id), actions=[TweetModel.reply_count.add(1)],
-                         condition=TweetModel.id.exists())
-            if new.quote_of_id:
-                steps.append("quote_of")
-                t.condition_check(TweetModel, new.quote_of_id, condition=TweetModel.id.exists())
-            if record_key:
-                steps.append("idempotency")
-                now = datetime.now(timezone.utc)
-                record = IdempotencyModel(key=record_key, tweet_id=tweet_id,
-                                          fingerprint=new.fingerprint(),
-                                          expires_at=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS))
-                # TTL deletion can lag by days, so an expired record counts as free.
-                t.save(record, condition=IdempotencyModel.key.does_not_exist()
-                       | (IdempotencyModel.expires_at < now))
-
+        steps = {
+            "tweet": save(tweet, condition=TweetModel.id.does_not_exist()),
+            "author": update(UserModel(id=author.id), [UserModel.tweets_count.add(1)],
+                             condition=UserModel.id.exists()),
+        }
+        if new.reply_to_id:
+            steps["reply_to"] = update(TweetModel(id=new.reply_to_id), [TweetModel.reply_count.add(1)],
+                                       condition=TweetModel.id.exists())
+        if new.quote_of_id:
+            steps["quote_of"] = check(TweetModel, new.quote_of_id, condition=TweetModel.id.exists())
+        if record_key:
+            record = IdempotencyModel(key=record_key, tweet_id=tweet_id, fingerprint=new.fingerprint(),
+                                      expires_at=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS))
+            # TTL deletion can lag by days, so an expired record counts as free.
+            steps["idempotency"] = save(record, condition=IdempotencyModel.key.does_not_exist()
+                                        | (IdempotencyModel.expires_at < datetime.now(UTC)))
         try:
-            transact_write(build)
+            transact_write(steps)
             return tweet, False
         except ConditionsFailed as exc:
-            failed = {steps[i] for i in exc.failed}
+            failed = exc.failed
             if "author" in failed:
                 raise errors.unauthorized("The account no longer exists.") from None
             if "reply_to" in failed:
@@ -133,7 +126,7 @@ def _replay(record_key: str, new: NewTweet) -> TweetModel | None:
         record = IdempotencyModel.get(record_key, consistent_read=True)
     except IdempotencyModel.DoesNotExist:
         return None
-    if record.expires_at < datetime.now(timezone.utc):
+    if record.expires_at < datetime.now(UTC):
         return None
     if record.fingerprint != new.fingerprint():
         raise errors.ApiError(422, "idempotency_key_reused",
@@ -162,13 +155,12 @@ def get(tweet_id: int) -> TweetModel:
 def delete_tweet(caller_id: int, tweet_id: int) -> None:
     """Deletes a tweet if the caller wrote it. The author check is the
     delete's own condition, so it cannot race with anything."""
-    def build(t):
-        t.delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id)
-        t.update(UserModel(id=caller_id), actions=[UserModel.tweets_count.add(-1)],
-                 condition=UserModel.id.exists())
-
     try:
-        transact_write(build)
+        transact_write({
+            "tweet": delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id),
+            "author": update(UserModel(id=caller_id), [UserModel.tweets_count.add(-1)],
+                             condition=UserModel.id.exists()),
+        })
     except ConditionsFailed:
         if find(tweet_id) is None:
             raise errors.not_found("Tweet") from None

@@ -9,8 +9,15 @@ tests. GATEWAY_ERRORS is the one table both are built from.
 import json
 
 from chalice.config import Config
-from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
-                           LocalGateway, LocalGatewayException, NotAuthorizedError)
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGateway,
+    LocalGatewayException,
+    NotAuthorizedError,
+)
 
 from chalicelib.errors import error_body
 
