@@ -1,0 +1,63 @@
+"""A small demo world, created through the public HTTP API (so it exercises
+exactly what a client would), and the curl commands to explore it."""
+import requests
+
+PASSWORD = "chirp-demo-password"
+USERS = [
+    ("alice", "Alice Liddell"),
+    ("bob", "Bob Builder"),
+    ("carol", "Carol Danvers"),
+    ("dave", "Dave Bowman"),
+]
+FOLLOWS = [("alice", "bob"), ("alice", "carol"), ("bob", "alice"), ("carol", "alice"),
+           ("dave", "alice"), ("dave", "bob"), ("dave", "carol")]
+TWEETS = [
+    ("bob", "Just set up my chirp. Hello, world!"),
+    ("carol", "Serverless timelines are mostly about where you pay: on write or on read."),
+    ("alice", "Down the rabbit hole with DynamoDB Streams today."),
+    ("dave", "Open the pod bay doors, please."),
+    ("alice", "Fan-out on write for most, merge on read for the famous."),
+]
+
+
+def _call(base: str, method: str, path: str, body=None, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = requests.request(method, base + path, json=body, headers=headers, timeout=30)
+    return response.status_code, (response.json() if response.content else None)
+
+
+def _token(base: str, handle: str, display_name: str) -> str:
+    status, body = _call(base, "POST", "/auth/signup",
+                         {"handle": handle, "password": PASSWORD, "display_name": display_name})
+    if status == 409:  # an existing endpoint that was seeded before
+        status, body = _call(base, "POST", "/auth/login", {"handle": handle, "password": PASSWORD})
+    if status not in (200, 201):
+        raise RuntimeError(f"demo sign-up of @{handle} failed: {status} {body}")
+    return body["token"]
+
+
+def seed(base: str) -> dict[str, str]:
+    """Creates the demo users, follows and tweets; returns handle -> token."""
+    tokens = {handle: _token(base, handle, name) for handle, name in USERS}
+    for follower, followee in FOLLOWS:
+        _call(base, "POST", f"/users/{followee}/follow", token=tokens[follower])
+    for author, text in TWEETS:
+        _call(base, "POST", "/tweets", {"text": text}, token=tokens[author])
+    return tokens
+
+
+def curl_examples(base: str, token: str) -> str:
+    json_type = '-H "Content-Type: application/json"'
+    return "\n".join([
+        "Try it (the token is @alice's, valid for this run):",
+        f"  export TOKEN={token}",
+        f"  curl -s {base}/me -H \"Authorization: Bearer $TOKEN\"",
+        f"  curl -s {base}/users/bob",
+        f"  curl -s '{base}/users/alice/tweets?limit=2'",
+        f"  curl -s {base}/users/alice/followers",
+        f"  curl -s -X POST {base}/tweets -H \"Authorization: Bearer $TOKEN\" {json_type} "
+        "-d '{\"text\": \"my first chirp\"}'",
+        f"  curl -s -X POST {base}/users/dave/follow -H \"Authorization: Bearer $TOKEN\"",
+        f"  curl -s -X POST {base}/auth/signup {json_type} "
+        "-d '{\"handle\": \"you\", \"password\": \"at-least-8-chars\"}'",
+    ])

@@ -1,0 +1,86 @@
+"""The local stack over HTTP, as a newcomer would use it after `make run`."""
+import re
+
+import boto3
+import requests
+
+from tests.e2e.conftest import start_stack
+
+
+def _token(stack) -> str:
+    return re.search(r"export TOKEN=(\S+)", stack.output()).group(1)
+
+
+def test_demo_world_and_printed_token_work(running_stack):
+    base, token = running_stack.url, _token(running_stack)
+    me = requests.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert me.status_code == 200
+    assert me.json()["handle"] == "alice"
+    assert me.json()["following_count"] == 2
+    tweets = requests.get(f"{base}/users/alice/tweets", timeout=10).json()
+    assert [t["text"] for t in tweets["data"]] == [
+        "Fan-out on write for most, merge on read for the famous.",
+        "Down the rabbit hole with DynamoDB Streams today.",
+    ]
+    followers = requests.get(f"{base}/users/alice/followers", timeout=10).json()
+    assert {u["handle"] for u in followers["data"]} == {"bob", "carol", "dave"}
+
+
+def test_signup_tweet_follow_over_http(running_stack):
+    base = running_stack.url
+    signup = requests.post(f"{base}/auth/signup", json={"handle": "e2e_user", "password": "e2e-password"},
+                           timeout=10)
+    assert signup.status_code == 201
+    auth = {"Authorization": f"Bearer {signup.json()['token']}"}
+    login = requests.post(f"{base}/auth/login", json={"handle": "E2E_USER", "password": "e2e-password"},
+                          timeout=10)
+    assert login.status_code == 200
+    posted = requests.post(f"{base}/tweets", json={"text": "over the wire"}, headers=auth, timeout=10)
+    assert posted.status_code == 201
+    assert posted.json()["author"]["handle"] == "e2e_user"
+    assert requests.post(f"{base}/users/bob/follow", headers=auth, timeout=10).json() == {"following": True}
+    assert requests.get(f"{base}/users/e2e_user", timeout=10).json()["following_count"] == 1
+    got = requests.get(f"{base}/tweets/{posted.json()['id']}", timeout=10)
+    assert got.json()["text"] == "over the wire"
+    deleted = requests.delete(f"{base}/tweets/{posted.json()['id']}", headers=auth, timeout=10)
+    assert deleted.status_code == 204
+    assert requests.get(f"{base}/tweets/{posted.json()['id']}", timeout=10).status_code == 404
+
+
+def test_gateway_errors_have_the_contract_shape(running_stack):
+    base = running_stack.url
+    cases = [
+        requests.get(f"{base}/no/such/route", timeout=10),
+        requests.get(f"{base}/me", timeout=10),
+        requests.get(f"{base}/me", headers={"Authorization": "Bearer nonsense"}, timeout=10),
+        requests.put(f"{base}/tweets", timeout=10),
+        requests.post(f"{base}/tweets", data="{", headers={"Authorization": "Bearer x"}, timeout=10),
+        requests.post(f"{base}/auth/signup", data="{not json", timeout=10),
+        requests.post(f"{base}/auth/signup", data=b"x" * (17 * 1024), timeout=10),
+    ]
+    assert [r.status_code for r in cases] == [404, 401, 401, 405, 401, 400, 413]
+    for response in cases:
+        error = response.json()["error"]
+        assert set(error) == {"code", "message"} and error["message"]
+
+
+def test_uses_an_existing_endpoint_and_creates_missing_tables(moto_endpoint):
+    stack = start_stack({"AWS_ENDPOINT_URL": moto_endpoint, "CHIRP_STAGE": "e2eexisting", "DEMO": "0"})
+    try:
+        assert "existing endpoint" in stack.output()
+        assert requests.get(f"{stack.url}/health", timeout=10).json() == {"status": "ok"}
+        names = boto3.client("dynamodb").list_tables()["TableNames"]
+        assert "chirp-e2eexisting-tweets" in names
+    finally:
+        assert stack.stop() == 0
+
+
+def test_ctrl_c_stops_everything_cleanly():
+    stack = start_stack({"DEMO": "0"})
+    assert stack.stop() == 0
+    assert "Stopping..." in stack.output()
+    try:
+        requests.get(f"{stack.url}/health", timeout=2)
+        raise AssertionError("the server still answers after Ctrl-C")
+    except requests.ConnectionError:
+        pass

@@ -1,0 +1,52 @@
+"""DynamoDB calls per API operation: the cost model in the README, held.
+
+A change that adds a read to a hot path fails here, on purpose.
+"""
+import pytest
+
+from devstack.metering import DynamoDBCalls
+
+
+@pytest.fixture
+def world(api, make_user):
+    alice, alice_token = make_user("alice")
+    bob, bob_token = make_user("bob")
+    tweet = api.post("/tweets", {"text": "first"}, token=alice_token).json
+    api.post("/users/alice/follow", token=bob_token)
+    return {"alice_token": alice_token, "bob_token": bob_token, "tweet": tweet}
+
+
+def calls(action) -> dict:
+    with DynamoDBCalls() as meter:
+        reply = action()
+    assert reply.status < 400, reply.json
+    return dict(meter.counts)
+
+
+def test_calls_per_operation(api, world):
+    alice, bob = world["alice_token"], world["bob_token"]
+    tweet_id = world["tweet"]["id"]
+    assert calls(lambda: api.post("/auth/login", {"handle": "alice", "password": "correct horse"})) == {
+        "GetItem": 2}
+    assert calls(lambda: api.get("/me", token=alice)) == {"GetItem": 1}
+    assert calls(lambda: api.get("/users/alice")) == {"GetItem": 2}
+    assert calls(lambda: api.get("/users/alice/tweets")) == {"GetItem": 2, "Query": 1}
+    assert calls(lambda: api.get("/users/alice/followers")) == {"GetItem": 2, "Query": 1, "BatchGetItem": 1}
+    assert calls(lambda: api.get(f"/tweets/{tweet_id}")) == {"GetItem": 1}
+    assert calls(lambda: api.post("/tweets", {"text": "x"}, token=alice)) == {
+        "GetItem": 1, "TransactWriteItems": 1}
+    assert calls(lambda: api.post("/tweets", {"text": "y"}, token=alice, headers={"Idempotency-Key": "k"})) == {
+        "GetItem": 2, "TransactWriteItems": 1}
+    assert calls(lambda: api.post("/tweets", {"text": "re", "reply_to_id": tweet_id}, token=bob)) == {
+        "GetItem": 2, "TransactWriteItems": 1}
+    assert calls(lambda: api.delete("/users/alice/follow", token=bob)) == {
+        "GetItem": 2, "TransactWriteItems": 1}
+    assert calls(lambda: api.post("/users/alice/follow", token=bob)) == {
+        "GetItem": 2, "TransactWriteItems": 1}
+    assert calls(lambda: api.delete(f"/tweets/{tweet_id}", token=alice)) == {"TransactWriteItems": 1}
+
+
+def test_signup_is_one_transaction(api):
+    with DynamoDBCalls() as meter:
+        assert api.post("/auth/signup", {"handle": "zed", "password": "password1"}).status == 201
+    assert dict(meter.counts) == {"TransactWriteItems": 1}
