@@ -30,6 +30,8 @@ def follow(follower_id: int, followee: UserModel) -> bool:
 def unfollow(follower_id: int, followee: UserModel) -> bool:
     """Removes the follow; True if there was one. Idempotent like follow."""
     followee_id = int(followee.id)
+    if follower_id == followee_id:  # the transaction below cannot touch one user twice
+        raise errors.bad_request("You cannot follow yourself.", "cannot_follow_self")
 
     try:
         transact_write({

@@ -22,7 +22,9 @@ def json_object(raw_body: bytes | None, allowed: set[str], required: set[str] = 
         raise errors.bad_request("A JSON object body is required.", "invalid_json")
     try:
         body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+        # Lone surrogates ("\\ud800") parse but are not text: nothing can store them.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise errors.bad_request("The body is not valid JSON.", "invalid_json") from None
     if not isinstance(body, dict):
         raise errors.bad_request("The body must be a JSON object.", "invalid_json")

@@ -53,7 +53,7 @@ def verify_token(token: str) -> int:
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
     sub = claims["sub"]
-    if not isinstance(sub, str) or not sub.isdigit():
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
         raise InvalidToken("bad subject")
     return int(sub)
 

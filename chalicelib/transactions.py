@@ -6,6 +6,9 @@ caller can tell which condition failed.
         "author": update(UserModel(id=1), [UserModel.tweets_count.add(1)]),
     })
 """
+import random
+import time
+
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -37,16 +40,33 @@ def check(model_class, hash_key, condition, range_key=None):
     return "condition_check", (model_class, hash_key), {"range_key": range_key, "condition": condition}
 
 
+# PynamoDB's TransactWrite sends condition checks first, then deletes, puts
+# and updates; DynamoDB's cancellation reasons come in that order, not in the
+# order of `steps`.
+SEND_ORDER = ("condition_check", "delete", "save", "update")
+
+# DynamoDB cancels a transaction that races another one on the same item
+# (reason "TransactionConflict") and botocore does not retry it; a cancelled
+# transaction wrote nothing, so it is retried here with jittered backoff.
+CONFLICT_RETRIES = 5
+CONFLICT_BACKOFF_SECONDS = 0.02
+
+
 def transact_write(steps: dict) -> None:
-    names = list(steps)
-    try:
-        with TransactWrite(connection=connection()) as transaction:
-            for method, args, kwargs in steps.values():
-                getattr(transaction, method)(*args, **kwargs)
-    except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        failed = {names[i] for i, reason in enumerate(reasons)
-                  if reason is not None and reason.code == "ConditionalCheckFailed"}
-        if exc.cause_response_code == "TransactionCanceledException" and failed:
-            raise ConditionsFailed(failed) from None
-        raise
+    names = sorted(steps, key=lambda name: SEND_ORDER.index(steps[name][0]))
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                for method, args, kwargs in steps.values():
+                    getattr(transaction, method)(*args, **kwargs)
+            return
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            failed = {names[i] for i, reason in enumerate(reasons)
+                      if reason is not None and reason.code == "ConditionalCheckFailed"}
+            if exc.cause_response_code == "TransactionCanceledException" and failed:
+                raise ConditionsFailed(failed) from None
+            conflict = any(reason is not None and reason.code == "TransactionConflict" for reason in reasons)
+            if not conflict or attempt == CONFLICT_RETRIES:
+                raise
+        time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311

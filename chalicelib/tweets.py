@@ -153,18 +153,30 @@ def get(tweet_id: int) -> TweetModel:
 
 
 def delete_tweet(caller_id: int, tweet_id: int) -> None:
-    """Deletes a tweet if the caller wrote it. The author check is the
-    delete's own condition, so it cannot race with anything."""
+    """Deletes a tweet if the caller wrote it, uncounting it on its author
+    and on the tweet it replies to. The author check is also the delete's
+    own condition, so a concurrent delete cannot make it count twice."""
+    tweet = get(tweet_id)
+    if int(tweet.author_id) != caller_id:
+        raise errors.forbidden("Only the author can delete a tweet.")
+    steps = {
+        "tweet": delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id),
+        "author": update(UserModel(id=caller_id), [UserModel.tweets_count.add(-1)],
+                         condition=UserModel.id.exists()),
+    }
+    if tweet.reply_to_id:
+        steps["reply_to"] = update(TweetModel(id=tweet.reply_to_id), [TweetModel.reply_count.add(-1)],
+                                   condition=TweetModel.id.exists())
     try:
-        transact_write({
-            "tweet": delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id),
-            "author": update(UserModel(id=caller_id), [UserModel.tweets_count.add(-1)],
-                             condition=UserModel.id.exists()),
-        })
-    except ConditionsFailed:
-        if find(tweet_id) is None:
-            raise errors.not_found("Tweet") from None
-        raise errors.forbidden("Only the author can delete a tweet.") from None
+        transact_write(steps)
+    except ConditionsFailed as exc:
+        if "tweet" in exc.failed:
+            raise errors.not_found("Tweet") from None  # deleted meanwhile
+        if exc.failed == {"reply_to"}:  # the parent is gone: nothing left to uncount
+            del steps["reply_to"]
+            transact_write(steps)
+        else:
+            raise
 
 
 def user_timeline(author_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:

@@ -24,7 +24,7 @@ from chalicelib.errors import error_body
 # API Gateway response type -> (status, contract code, message)
 GATEWAY_ERRORS = {
     "UNAUTHORIZED": (401, "unauthorized", "A valid bearer token is required."),
-    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "No such route."),
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "No such route or method."),
     "ACCESS_DENIED": (403, "forbidden", "Access denied."),
     "REQUEST_TOO_LARGE": (413, "payload_too_large", "The request is too large."),
     "AUTHORIZER_FAILURE": (500, "internal_error", "An internal error occurred."),
@@ -54,9 +54,15 @@ class ContractGateway(LocalGateway):
 
     def _generate_lambda_event(self, method, path, headers, body):
         try:
-            return super()._generate_lambda_event(method, path, headers, body)
+            event = super()._generate_lambda_event(method, path, headers, body)
         except ValueError:
             raise GatewayError("MISSING_AUTHENTICATION_TOKEN") from None
+        # API Gateway treats a method a resource does not define like an
+        # unknown route (it never reaches Lambda), so do the same here.
+        methods = self._app_object.routes[event["requestContext"]["resourcePath"]]
+        if method not in methods and method != "OPTIONS":
+            raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+        return event
 
     def handle_request(self, method, path, headers, body):
         if body is not None and len(body) > GATEWAY_MAX_BODY_BYTES:
@@ -98,18 +104,22 @@ def local_config() -> Config:
     return Config.create(chalice_stage="local", app_name="chirp", lambda_timeout=30)
 
 
+def _thread_local_requests(app) -> None:
+    """What chalice.local.create_local_server does: `app.current_request`
+    becomes thread-local, so concurrent requests do not read each other's."""
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+
+
 def make_server(app, host: str, port: int) -> LocalDevServer:
     """A threaded HTTP server for `app` (as `chalice local` would serve it),
     answering gateway errors in the contract's shape."""
-    if not isinstance(app, LocalChalice):
-        # What chalice.local.create_local_server does: current_request
-        # becomes thread-local so concurrent requests do not mix.
-        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-        app.__class__ = CustomLocalChalice
+    _thread_local_requests(app)
     return LocalDevServer(app, local_config(), host, port, handler_cls=ContractRequestHandler)
 
 
 def make_gateway(app) -> ContractGateway:
+    """The same, without sockets (for tests)."""
+    _thread_local_requests(app)
     return ContractGateway(app, local_config())
-
-

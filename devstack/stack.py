@@ -37,10 +37,36 @@ def start_moto():
     """An embedded moto server on a free loopback port."""
     from moto.server import ThreadedMotoServer
 
+    _one_request_at_a_time()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"
+
+
+def _one_request_at_a_time() -> None:
+    """Makes the embedded moto apply one request at a time.
+
+    moto checks and writes a transaction's items without a lock, and rolls a
+    cancelled one back by restoring a copy of whole tables, so concurrent
+    requests can lose each other's writes there, which DynamoDB never does.
+    Serialising moto's request handler restores the guarantee the app relies
+    on (each request is atomic and isolated); the app's own requests still
+    interleave freely.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    handle = DomainDispatcherApplication.__call__
+    if getattr(handle, "serialised", False):
+        return
+    lock = threading.Lock()
+
+    def serialised(self, environ, start_response):
+        with lock:
+            return handle(self, environ, start_response)
+
+    serialised.serialised = True
+    DomainDispatcherApplication.__call__ = serialised
 
 
 def dynamodb_client():

@@ -83,3 +83,30 @@ def make_user(api):
         return reply.json["user"], reply.json["token"]
 
     return make
+
+
+@pytest.fixture
+def concurrent_api(api):
+    """`api`, for calling from many threads at once. The gateway makes the
+    app's `current_request` thread-local and the embedded moto applies one
+    request at a time (devstack.stack.start_moto), so what remains is to
+    build PynamoDB's botocore clients up front: it creates each on first use,
+    without a lock, and N threads would each build one at once (slowly)."""
+    from chalicelib import tables
+
+    for model in tables.ALL_MODELS:
+        model.exists()
+    assert tables.connection().client is not None
+    return api
+
+
+@pytest.fixture
+def make_tweet(api):
+    """Posts a tweet; returns its json."""
+
+    def make(token, text="hello", **fields):
+        reply = api.post("/tweets", {"text": text, **fields}, token=token)
+        assert reply.status == 201, reply.json
+        return reply.json
+
+    return make

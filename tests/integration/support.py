@@ -1,0 +1,30 @@
+"""Helpers shared by the integration tests (imported, not fixtures)."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+
+def run_concurrently(calls):
+    """Runs the zero-argument `calls` at once (released together by a
+    barrier) and returns their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait(timeout=30)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def assert_error(reply, status, code=None, what=""):
+    """`reply` is an error in the contract's shape (and nothing else);
+    `what` names the case in failure messages. Returns the error object."""
+    assert reply.status == status, (what, reply.status, reply.body[:500])
+    body = reply.json
+    assert isinstance(body, dict) and set(body) == {"error"}, (what, body)
+    assert set(body["error"]) == {"code", "message"}, (what, body)
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"], (what, body)
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"], (what, body)
+    if code is not None:
+        assert body["error"]["code"] == code, (what, body)
+    return body["error"]
