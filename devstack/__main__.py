@@ -15,8 +15,10 @@ from devstack.stack import LocalStack
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
+    # Chirp's own logs (the pump, the app) at INFO; the libraries' chatter
+    # (botocore, pynamodb, moto's per-request lines) only when it matters.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("chirp").setLevel(logging.INFO)
     port = int(os.environ.get("PORT", "8000"))
     demo = os.environ.get("DEMO", "1") != "0"
 
