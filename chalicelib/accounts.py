@@ -35,7 +35,7 @@ def login(handle: str, password: str) -> UserModel | None:
     the same scrypt work, so timing does not tell which handles exist."""
     plausible = HANDLE_RE.fullmatch(handle) and len(password) <= settings.PASSWORD_MAX
     user = find_by_handle(handle) if plausible else None
-    stored = user.password_hash if user else passwords.DUMMY_HASH
+    stored = user.password_hash if user else passwords.dummy_hash()
     if passwords.verify_password(password, stored) and user is not None:
         return user
     return None

@@ -4,6 +4,7 @@ Stored form: "scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>", so the cost can
 be raised later without breaking existing hashes.
 """
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -38,6 +39,9 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-# Verified against when a login names an unknown handle, so that a failed
-# login costs the same time whether or not the handle exists.
-DUMMY_HASH = hash_password("not-a-real-password")
+@functools.cache
+def dummy_hash() -> str:
+    """Verified against when a login names an unknown handle, so that a
+    failed login costs the same time whether or not the handle exists.
+    Made on first use, not at import: every cold start would pay for it."""
+    return hash_password("not-a-real-password")
