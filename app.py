@@ -5,7 +5,21 @@ answer. The contract is in ARCHITECTURE.md (and the README).
 """
 from chalice import Chalice, Response
 
-from chalicelib import accounts, errors, follows, inputs, pages, tokens, tweets, web
+from chalicelib import (
+    accounts,
+    activity,
+    consumers,
+    errors,
+    fanout,
+    follows,
+    inputs,
+    pages,
+    settings,
+    timelines,
+    tokens,
+    tweets,
+    web,
+)
 from chalicelib.shapes import tweet_json, user_json
 
 app = Chalice(app_name="chirp")
@@ -49,6 +63,7 @@ def login():
     user = accounts.login(handle, password)
     if user is None:
         raise errors.unauthorized("The handle or password is wrong.")
+    activity.mark_active(int(user.id))
     return {"token": tokens.issue_token(int(user.id))}
 
 
@@ -128,3 +143,35 @@ def get_tweet(tweet_id):
 def delete_tweet(tweet_id):
     tweets.delete_tweet(web.caller_id(_request()), inputs.path_id(tweet_id, "Tweet"))
     return Response(body="", status_code=204)
+
+
+# --- home timeline ----------------------------------------------------------
+
+@app.route("/timelines/home", authorizer=bearer_auth)
+def home_timeline():
+    reader = web.caller_id(_request())
+    scope = f"home:{reader}"
+    page = pages.page_request(_request().query_params, scope)
+    home = timelines.home_page(reader, page)
+    body = pages.page([tweet_json(t) for t in home.tweets], page, scope, home.more, home.last_key)
+    body["meta"]["partial"] = home.partial  # true while a returning user's timeline is rebuilt
+    return body
+
+
+# --- event handlers: streams and the fan-out queue --------------------------
+
+@app.on_dynamodb_record(stream_arn=settings.TWEETS_STREAM_ARN, batch_size=100,
+                        starting_position="TRIM_HORIZON")
+def on_tweet_change(event):
+    return consumers.stream_batch(event.to_dict(), fanout.on_tweet_record)
+
+
+@app.on_dynamodb_record(stream_arn=settings.FOLLOWS_STREAM_ARN, batch_size=100,
+                        starting_position="TRIM_HORIZON")
+def on_follow_change(event):
+    return consumers.stream_batch(event.to_dict(), fanout.on_follow_record)
+
+
+@app.on_sqs_message(queue=settings.QUEUE_NAMES["fanout"], batch_size=10)
+def on_fanout_job(event):
+    return consumers.queue_batch(event.to_dict(), fanout.run_job_message, app.lambda_context)

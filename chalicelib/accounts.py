@@ -1,5 +1,5 @@
 """Users and handles: sign-up, log-in, and finding users."""
-from chalicelib import errors, passwords, settings
+from chalicelib import activity, errors, passwords, settings
 from chalicelib.ids import new_id
 from chalicelib.inputs import HANDLE_RE
 from chalicelib.tables import HandleModel, UserModel
@@ -15,7 +15,7 @@ def signup(handle: str, password: str, display_name: str | None) -> UserModel:
     password_hash = passwords.hash_password(password)
     for _ in range(ID_CLASH_RETRIES):
         user = UserModel(id=new_id(), handle=handle, display_name=display_name or handle,
-                         bio="", password_hash=password_hash)
+                         bio="", password_hash=password_hash, last_active_day=activity.today())
         claim = HandleModel(handle_key=handle.lower(), user_id=user.id)
 
         try:

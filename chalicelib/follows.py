@@ -1,5 +1,5 @@
 """Follows: who follows whom, with exact counts on both users."""
-from chalicelib import accounts, errors
+from chalicelib import accounts, errors, settings
 from chalicelib.ids import new_id
 from chalicelib.pages import EMPTY, PageRequest, range_condition
 from chalicelib.tables import FollowModel, UserModel
@@ -57,10 +57,30 @@ def _count_steps(follower_id: int, followee_id: int, delta: int) -> dict:
 
 def is_following(follower_id: int, followee_id: int) -> bool:
     try:
-        FollowModel.get(follower_id, followee_id)
+        FollowModel.get(follower_id, followee_id, consistent_read=True, attributes_to_get=["follower_id"])
         return True
     except FollowModel.DoesNotExist:
         return False
+
+
+def follower_page(user_id: int, cursor: int | None) -> tuple[list[int], int | None]:
+    """One page (FANOUT_PAGE_SIZE) of a user's follower ids, newest follow
+    first, and the follow id to continue below, or None on the last page."""
+    return _id_page(FollowModel.followers_by_time, user_id, cursor, lambda f: int(f.follower_id))
+
+
+def following_page(user_id: int, cursor: int | None) -> tuple[list[int], int | None]:
+    """The same for the ids a user follows."""
+    return _id_page(FollowModel.following_by_time, user_id, cursor, lambda f: int(f.followee_id))
+
+
+def _id_page(index, user_id, cursor, other_id):
+    size = settings.FANOUT_PAGE_SIZE
+    condition = FollowModel.follow_id < cursor if cursor is not None else None
+    rows = list(index.query(user_id, range_key_condition=condition, scan_index_forward=False,
+                            limit=size + 1, page_size=size + 1))
+    more, rows = len(rows) > size, rows[:size]
+    return [other_id(r) for r in rows], (int(rows[-1].follow_id) if more else None)
 
 
 def followers(user_id: int, page: PageRequest) -> tuple[list[UserModel], bool, int | None]:

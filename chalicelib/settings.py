@@ -17,12 +17,33 @@ REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or
 
 # Table names follow one pattern, also used by infra/ (with the stage left as
 # a CloudFormation parameter); any one can be overridden, e.g. USERS_TABLE.
-TABLE_NAME_PATTERN = "chirp-{stage}-{table}"
+NAME_PATTERN = "chirp-{stage}-{name}"  # tables and queues
 TABLE_NAMES = {
     table: os.environ.get(f"{table.upper()}_TABLE",
-                          TABLE_NAME_PATTERN.format(stage=STAGE, table=table))
-    for table in ("users", "handles", "tweets", "follows", "idempotency")
+                          NAME_PATTERN.format(stage=STAGE, name=table))
+    for table in ("users", "handles", "tweets", "follows", "idempotency", "timelines")
 }
+
+# Queues (SQS). Names follow the same pattern; see infra/ for their DLQs.
+QUEUE_NAMES = {
+    queue: os.environ.get(f"{queue.upper().replace('-', '_')}_QUEUE",
+                          NAME_PATTERN.format(stage=STAGE, name=queue))
+    for queue in ("fanout", "fanout-dlq", "stream-failures")
+}
+
+# Stream ARNs for the event handlers' decorators, which Chalice reads at
+# import. Deployed, `chalice package` output gets the real ARNs from the
+# infra stack's exports (see infra/api-<stage>.json); `chalice deploy`
+# needs them in the environment. Locally the pump finds a stream by the
+# table name in the ARN, so a placeholder ARN naming the table is enough.
+def _stream_arn(table: str) -> str:
+    return os.environ.get(
+        f"{table.upper()}_STREAM_ARN",
+        f"arn:aws:dynamodb:{REGION}:000000000000:table/{TABLE_NAMES[table]}/stream/local")
+
+
+TWEETS_STREAM_ARN = _stream_arn("tweets")
+FOLLOWS_STREAM_ARN = _stream_arn("follows")
 
 # Auth. Locally the key is an environment variable; deployed stages name an
 # SSM SecureString parameter instead, so no real key is ever in the repo.
@@ -42,3 +63,23 @@ PAGE_MAX = 100
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_KEY_MAX = 255
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Home timelines (see ARCHITECTURE.md, "The core idea"). Read at call time
+# (settings.X, never `from settings import X`) so tests can change them.
+TIMELINE_MAX = _int("TIMELINE_MAX", 800)  # materialised entries kept per user
+CELEBRITY_THRESHOLD = _int("CELEBRITY_THRESHOLD", 10_000)  # enter the pull path here...
+CELEBRITY_EXIT_RATIO = 0.8  # ...and leave it only below 80% of it, so no flapping
+ACTIVE_DAYS = _int("ACTIVE_DAYS", 30)  # followers idle longer get no fan-out
+BACKFILL_TWEETS = 200  # a new follow copies this many of the followee's recent tweets
+FANOUT_PAGE_SIZE = _int("FANOUT_PAGE_SIZE", 1000)  # followers per SQS fan-out message
+BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit (moto does not enforce it)
+BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
+BATCH_WRITE_ATTEMPTS = 8  # tries for a batch's UnprocessedItems before giving up
+BATCH_BACKOFF_SECONDS = 0.05  # base of the jittered exponential backoff
+CELEBRITY_CACHE_SECONDS = _int("CELEBRITY_CACHE_SECONDS", 15)  # in-container cache of pulled tweets
+CELEBRITY_PULL = 50  # newest tweets pulled per followed celebrity per page
+TRIM_EVERY = _int("TRIM_EVERY", 50)  # trim a timeline on about one delivery in this many
+# Transitions in and out of the pull path wait this long before paging the
+# author's followers, so follows written just before are visible in the
+# followers index (GSIs are eventually consistent).
+TRANSITION_DELAY_SECONDS = _int("TRANSITION_DELAY_SECONDS", 5)

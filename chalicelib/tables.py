@@ -2,7 +2,13 @@
 keys, indexes and streams. `devstack.schema` turns these same models into the
 local stack's CreateTable calls and into `infra/tables.json`.
 """
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
@@ -29,6 +35,13 @@ class UserModel(Model):
     followers_count = NumberAttribute(default=0)
     following_count = NumberAttribute(default=0)
     tweets_count = NumberAttribute(default=0)
+    # Home timeline bookkeeping (chalicelib.activity, fanout, celebrities):
+    last_active_day = NumberAttribute(null=True)  # days since the Unix epoch
+    timeline_rebuilding = BooleanAttribute(null=True)  # set while a returning user's timeline is rebuilt
+    # As an author: None (fanned out), "promoting" or "celebrity" (pulled at read time).
+    celebrity_state = UnicodeAttribute(null=True)
+    # As a reader: followees whose tweets are pulled and merged at read time.
+    celebrity_followees = NumberSetAttribute(null=True)
 
 
 class HandleModel(Model):
@@ -128,7 +141,32 @@ class IdempotencyModel(Model):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel)
+class TimelineByAuthor(LocalSecondaryIndex):
+    """A reader's entries from one author: what an unfollow removes."""
+
+    class Meta:
+        index_name = "by-author"
+        projection = KeysOnlyProjection()
+
+    user_id = NumberAttribute(hash_key=True)
+    author_id = NumberAttribute(range_key=True)
+
+
+class TimelineModel(Model):
+    """One entry of a user's home timeline: ids only, newest first by key.
+    Written by fan-out (chalicelib.fanout), read by chalicelib.timelines."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["timelines"]
+
+    user_id = NumberAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+    author_id = NumberAttribute()
+
+    by_author = TimelineByAuthor()
+
+
+ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel)
 TTL_ATTRIBUTES = {IdempotencyModel: "expires_at"}
 
 

@@ -145,6 +145,20 @@ def find(tweet_id: int) -> TweetModel | None:
         return None
 
 
+def exists(tweet_id: int) -> bool:
+    try:
+        TweetModel.get(tweet_id, consistent_read=True, attributes_to_get=["id"])
+        return True
+    except TweetModel.DoesNotExist:
+        return False
+
+
+def recent_ids(author_id: int, count: int) -> list[int]:
+    """The author's newest `count` tweet ids (one Query, ids only)."""
+    return [int(t.id) for t in TweetModel.by_author.query(
+        author_id, scan_index_forward=False, limit=count, page_size=count, attributes_to_get=["id"])]
+
+
 def get(tweet_id: int) -> TweetModel:
     tweet = find(tweet_id)
     if tweet is None:

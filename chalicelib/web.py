@@ -2,7 +2,7 @@
 error middleware, and reading the caller and body from a request."""
 from chalice import AuthResponse, Response
 
-from chalicelib import errors, tokens
+from chalicelib import activity, errors, tokens
 
 
 class Unauthorized(Exception):
@@ -27,8 +27,11 @@ def authorize(auth_request) -> AuthResponse:
 
 
 def caller_id(request) -> int:
-    """The authenticated user's id (set by `authorize`)."""
-    return int(request.context["authorizer"]["principalId"])
+    """The authenticated user's id (set by `authorize`), recorded as active:
+    fan-out delivers only to users active within ACTIVE_DAYS."""
+    user_id = int(request.context["authorizer"]["principalId"])
+    activity.mark_active(user_id)
+    return user_id
 
 
 def to_contract_response(response: Response) -> Response:

@@ -19,6 +19,7 @@ def main() -> int:
     # (botocore, pynamodb, moto's per-request lines) only when it matters.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("chirp").setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto sets it to INFO
     port = int(os.environ.get("PORT", "8000"))
     demo = os.environ.get("DEMO", "1") != "0"
 

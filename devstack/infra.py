@@ -67,7 +67,7 @@ def policy_file(stage: str, function: str | None = None) -> str:
 
 def table_name(model, stage: str) -> str:
     """The table's name in `stage`, as settings.TABLE_NAMES computes it there."""
-    return settings.TABLE_NAME_PATTERN.format(stage=stage, table=short_name(model))
+    return settings.NAME_PATTERN.format(stage=stage, name=short_name(model))
 
 
 def export_name(model, what: str, stage: str = STAGE_REF) -> str:

@@ -66,3 +66,51 @@ def ensure_tables(client) -> list[str]:
                 "Enabled": True, "AttributeName": TTL_ATTRIBUTES[model]})
         created.append(name)
     return created
+
+
+# --- queues and event-source mappings ---------------------------------------
+# What Chalice's decorators cannot say about the event sources, in one place
+# for the local stack (devstack.stack, devstack.pump) and infra/.
+
+FANOUT_MAX_RECEIVES = 5  # then a job goes to the fan-out dead-letter queue
+
+
+def queue_definitions(visibility_timeout: int) -> dict[str, dict]:
+    """Queue name -> CreateQueue attributes (the DLQ's ARN is filled in by
+    the caller, which knows it). Lambda wants a queue's visibility timeout
+    at least six times the function's timeout; the local stack uses 0 so a
+    failed job is retried at once."""
+    q = settings.QUEUE_NAMES
+    return {
+        q["fanout-dlq"]: {"MessageRetentionPeriod": str(14 * 86400)},
+        q["stream-failures"]: {"MessageRetentionPeriod": str(14 * 86400)},
+        q["fanout"]: {"VisibilityTimeout": str(visibility_timeout),
+                      "RedrivePolicy": {"deadLetterTargetArn": q["fanout-dlq"],
+                                        "maxReceiveCount": str(FANOUT_MAX_RECEIVES)}},
+    }
+
+
+def mapping_policies():
+    """Per stream handler: retries, bisect, record age and where exhausted
+    batches go (the pump's MappingPolicy field names are CloudFormation's)."""
+    from devstack.pump import MappingPolicy
+
+    policy = MappingPolicy(maximum_retry_attempts=10, bisect_batch_on_function_error=True,
+                           maximum_record_age_in_seconds=6 * 3600, report_batch_item_failures=True,
+                           on_failure_queue=settings.QUEUE_NAMES["stream-failures"])
+    return {"on_tweet_change": policy, "on_follow_change": policy}
+
+
+def ensure_queues(sqs, visibility_timeout: int = 0) -> None:
+    """Creates the queues that are missing (dead-letter queues first)."""
+    import json
+
+    for name, attributes in queue_definitions(visibility_timeout).items():
+        attributes = dict(attributes)
+        if "RedrivePolicy" in attributes:
+            redrive = dict(attributes["RedrivePolicy"])
+            dlq_url = sqs.get_queue_url(QueueName=redrive["deadLetterTargetArn"])["QueueUrl"]
+            redrive["deadLetterTargetArn"] = sqs.get_queue_attributes(
+                QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        sqs.create_queue(QueueName=name, Attributes=attributes)

@@ -89,15 +89,16 @@ class LocalStack:
         if self.endpoint is None:
             self.moto, self.endpoint = start_moto()
         configure_environment(self.endpoint)
-        from devstack.schema import ensure_tables
+        from devstack.schema import ensure_queues, ensure_tables, mapping_policies
 
         ensure_tables(dynamodb_client())
+        ensure_queues(boto3.client("sqs"))
         from app import app
         from devstack.gateway import make_server
         from devstack.pump import EventPump
 
         self.app = app
-        self.pump = EventPump.for_app(app)
+        self.pump = EventPump.for_app(app, mapping_policies())
         self.pump.start()
         self.http = make_server(app, self.host, self.port)
         self.port = self.http.server.server_address[1]

@@ -1,0 +1,39 @@
+"""Running stream and queue handlers over a Lambda batch, reporting partial
+batch failures (ReportBatchItemFailures) so one bad record neither blocks
+nor drops the rest of its batch."""
+import logging
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+logger = logging.getLogger("chirp.consumers")
+
+
+def stream_batch(event: dict, handle) -> dict:
+    """Handles stream records in order and stops at the first failure,
+    reporting it and everything after it as failed.
+
+    Lambda checkpoints a shard at the lowest failed record and redelivers
+    from there, so the later records come again anyway; handling them now,
+    before the failed one, would apply a delete before its insert. (This is
+    why streams do not use Powertools' BatchProcessor, which goes on past a
+    failure; queues below do.)
+    """
+    records = event.get("Records", [])
+    for index, record in enumerate(records):
+        try:
+            handle(record)
+        except Exception:
+            logger.exception("stream record %s failed", record["dynamodb"].get("SequenceNumber"))
+            return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
+                                          for r in records[index:]]}
+    return {"batchItemFailures": []}
+
+
+_queue_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def queue_batch(event: dict, handle, context=None) -> dict:
+    """Handles SQS messages independently: failures go back to the queue
+    (and, after maxReceiveCount, to its dead-letter queue)."""
+    return process_partial_response(event=event, record_handler=lambda r: handle(r.body),
+                                    processor=_queue_processor, context=context)
