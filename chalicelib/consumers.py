@@ -35,5 +35,12 @@ _queue_processor = BatchProcessor(event_type=EventType.SQS)
 def queue_batch(event: dict, handle, context=None) -> dict:
     """Handles SQS messages independently: failures go back to the queue
     (and, after maxReceiveCount, to its dead-letter queue)."""
-    return process_partial_response(event=event, record_handler=lambda r: handle(r.body),
+    def record_handler(record):  # Powertools passes it by this name
+        try:
+            handle(record.body)
+        except Exception:
+            logger.exception("queue message %s failed", record.message_id)
+            raise
+
+    return process_partial_response(event=event, record_handler=record_handler,
                                     processor=_queue_processor, context=context)

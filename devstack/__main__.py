@@ -23,6 +23,11 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     demo = os.environ.get("DEMO", "1") != "0"
 
+    if demo:  # a demo-sized celebrity threshold, so @nasa shows the pull path
+        from devstack.demo import DEMO_CELEBRITY_THRESHOLD
+
+        os.environ.setdefault("CELEBRITY_THRESHOLD", str(DEMO_CELEBRITY_THRESHOLD))
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -35,10 +40,15 @@ def main() -> int:
     try:
         where = "embedded moto server" if stack.moto else "existing endpoint"
         print(f"AWS endpoint ({where}): {stack.endpoint}", flush=True)
+        from chalicelib import settings
+
+        print(f"Celebrity threshold: {settings.CELEBRITY_THRESHOLD} followers; timelines keep "
+              f"{settings.TIMELINE_MAX} entries; fan-out skips users idle {settings.ACTIVE_DAYS} days",
+              flush=True)
         if demo:
             from devstack import demo as demo_world
 
-            tokens = demo_world.seed(stack.url)
+            tokens = demo_world.seed(stack.url, is_celebrity=_is_celebrity)
             print(demo_world.curl_examples(stack.url, tokens["alice"]), flush=True)
         print(f"Chirp API listening on {stack.url}  (Ctrl-C to stop)", flush=True)
         stop.wait()
@@ -46,6 +56,13 @@ def main() -> int:
         print("Stopping...", flush=True)
         stack.stop()
     return 0
+
+
+def _is_celebrity(handle: str) -> bool:
+    from chalicelib import accounts, celebrities
+
+    user = accounts.find_by_handle(handle)
+    return user is not None and user.celebrity_state == celebrities.CELEBRITY
 
 
 if __name__ == "__main__":

@@ -1,5 +1,12 @@
 """A small demo world, created through the public HTTP API (so it exercises
-exactly what a client would), and the curl commands to explore it."""
+exactly what a client would), and the curl commands to explore it.
+
+It shows both delivery paths: ordinary authors are fanned out on write;
+@nasa has more followers than the demo's celebrity threshold, so its tweets
+are pulled and merged when a follower reads their home timeline.
+"""
+import time
+
 import requests
 
 PASSWORD = "chirp-demo-password"
@@ -8,9 +15,16 @@ USERS = [
     ("bob", "Bob Builder"),
     ("carol", "Carol Danvers"),
     ("dave", "Dave Bowman"),
-]
+    ("nasa", "NASA"),
+] + [(f"fan{n}", f"Space Fan {n}") for n in range(1, 9)]
+CELEBRITY = "nasa"
+DEMO_CELEBRITY_THRESHOLD = 10  # @nasa gets 12 followers
 FOLLOWS = [("alice", "bob"), ("alice", "carol"), ("bob", "alice"), ("carol", "alice"),
-           ("dave", "alice"), ("dave", "bob"), ("dave", "carol")]
+           ("dave", "alice"), ("dave", "bob"), ("dave", "carol")] + [
+    (handle, CELEBRITY) for handle, _ in USERS if handle != CELEBRITY]
+CELEBRITY_TWEETS = [
+    ("nasa", "Liftoff! Tweets from accounts this big are merged at read time, not fanned out."),
+]
 TWEETS = [
     ("bob", "Just set up my chirp. Hello, world!"),
     ("carol", "Serverless timelines are mostly about where you pay: on write or on read."),
@@ -36,12 +50,20 @@ def _token(base: str, handle: str, display_name: str) -> str:
     return body["token"]
 
 
-def seed(base: str) -> dict[str, str]:
-    """Creates the demo users, follows and tweets; returns handle -> token."""
+def seed(base: str, is_celebrity=None, timeout: float = 30) -> dict[str, str]:
+    """Creates the demo users, follows and tweets; returns handle -> token.
+
+    `is_celebrity(handle)` tells when the follows stream has moved @nasa to
+    the pull path; its tweet waits for that, so the demo shows the merge."""
     tokens = {handle: _token(base, handle, name) for handle, name in USERS}
     for follower, followee in FOLLOWS:
         _call(base, "POST", f"/users/{followee}/follow", token=tokens[follower])
     for author, text in TWEETS:
+        _call(base, "POST", "/tweets", {"text": text}, token=tokens[author])
+    deadline = time.monotonic() + timeout
+    while is_celebrity and not is_celebrity(CELEBRITY) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for author, text in CELEBRITY_TWEETS:
         _call(base, "POST", "/tweets", {"text": text}, token=tokens[author])
     return tokens
 
@@ -52,6 +74,8 @@ def curl_examples(base: str, token: str) -> str:
         "Try it (the token is @alice's, valid for this run):",
         f"  export TOKEN={token}",
         f"  curl -s {base}/me -H \"Authorization: Bearer $TOKEN\"",
+        f"  curl -s {base}/timelines/home -H \"Authorization: Bearer $TOKEN\"   "
+        "# bob's and carol's tweets fanned out, @nasa's merged on read",
         f"  curl -s {base}/users/bob",
         f"  curl -s '{base}/users/alice/tweets?limit=2'",
         f"  curl -s {base}/users/alice/followers",

@@ -27,6 +27,8 @@ def configure_environment(endpoint: str) -> None:
     os.environ.setdefault("CHIRP_STAGE", "local")
     # A fresh random key per run: tokens die with the (in-memory) data.
     os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
+    # moto's indexes have no replication lag to wait out.
+    os.environ.setdefault("TRANSITION_DELAY_SECONDS", "0")
 
 
 def existing_endpoint() -> str | None:

@@ -24,7 +24,7 @@ class RunningStack:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=timeout)

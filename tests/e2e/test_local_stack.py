@@ -1,5 +1,6 @@
 """The local stack over HTTP, as a newcomer would use it after `make run`."""
 import re
+import time
 
 import boto3
 import requests
@@ -16,7 +17,7 @@ def test_demo_world_and_printed_token_work(running_stack):
     me = requests.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert me.status_code == 200
     assert me.json()["handle"] == "alice"
-    assert me.json()["following_count"] == 2
+    assert me.json()["following_count"] == 3  # bob, carol and @nasa
     tweets = requests.get(f"{base}/users/alice/tweets", timeout=10).json()
     assert [t["text"] for t in tweets["data"]] == [
         "Fan-out on write for most, merge on read for the famous.",
@@ -24,6 +25,47 @@ def test_demo_world_and_printed_token_work(running_stack):
     ]
     followers = requests.get(f"{base}/users/alice/followers", timeout=10).json()
     assert {u["handle"] for u in followers["data"]} == {"bob", "carol", "dave"}
+    expected = ["nasa", "alice", "alice", "carol", "bob"]  # the streams may still be delivering
+    home = eventually(lambda: _home(base, {"Authorization": f"Bearer {token}"}),
+                      lambda page: [t["author"]["handle"] for t in page["data"]] == expected)
+    assert home["meta"]["partial"] is False
+
+
+def _home(base, auth):
+    return requests.get(f"{base}/timelines/home", headers=auth, timeout=10).json()
+
+
+def eventually(read, ok, seconds=10):
+    """Polls `read` until `ok` holds; returns the last value read."""
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not ok(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    assert ok(value), value
+    return value
+
+
+def test_a_tweet_reaches_followers_home_timelines_within_seconds(running_stack):
+    base = running_stack.url
+
+    def signup(handle):
+        body = {"handle": handle, "password": "e2e-password"}
+        reply = requests.post(f"{base}/auth/signup", json=body, timeout=10)
+        return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+    author, readers = signup("e2e_author"), [signup(f"e2e_reader{n}") for n in range(3)]
+    for reader in readers:
+        assert requests.post(f"{base}/users/e2e_author/follow", headers=reader, timeout=10).status_code == 200
+    tweet = requests.post(f"{base}/tweets", json={"text": "fresh off the wire"}, headers=author,
+                          timeout=10).json()
+    started = time.monotonic()
+    waiting = list(readers)
+    while waiting and time.monotonic() - started < 5:
+        waiting = [r for r in waiting if tweet["id"] not in [t["id"] for t in _home(base, r)["data"]]]
+        time.sleep(0.05)
+    assert not waiting, "the tweet did not reach every follower's home timeline within 5 s"
+    assert time.monotonic() - started < 3  # typically well under a second
 
 
 def test_signup_tweet_follow_over_http(running_stack):
