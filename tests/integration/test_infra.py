@@ -1,13 +1,17 @@
 """The deployment files agree with the code, and deploy.
 
 - The committed infra/ and .chalice/ policies are what devstack.infra
-  generates now; the tables are the local stack's tables; config.json gives
-  each stage what settings expects; the IAM policies grant only that stage's
-  tables, and are enough for every DynamoDB call the app makes.
-- `chalice package --merge-template infra/api.json` builds a template that
-  cfn-lint passes and a zip with only runtime code in it.
-- The gateway responses answer as the local gateway does, and can be put on
-  an API that `chalice deploy` made.
+  generates now; the tables and queues are the local stack's; config.json
+  gives each stage what settings expects; the stream mappings carry the
+  local pump's settings; the IAM policies grant only that stage's
+  resources.
+- Every function, run for real (routes through the gateway, event handlers
+  through the local pump), makes only calls its policy allows, and uses
+  every DynamoDB and SQS grant its policy has.
+- `chalice package --merge-template infra/api-<stage>.json` builds, for each
+  stage, a template that cfn-lint passes and a zip with only runtime code.
+- The gateway responses and mapping settings can be put on what `chalice
+  deploy` made.
 """
 import json
 import os
@@ -16,23 +20,30 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import defaultdict
+from contextlib import contextmanager
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from cfnlint.api import lint_file
+from chalice.app import DynamoDBEventConfig, SQSEventConfig
+from chalice.local import RouteMatcher
 from chalice.package import TemplateDeepMerger
 
 from chalicelib import settings, tables
 from chalicelib.tables import ALL_MODELS, TTL_ATTRIBUTES
 from devstack import infra
 from devstack.gateway import GATEWAY_ERRORS, gateway_response
-from devstack.schema import create_table_params, short_name
+from devstack.schema import create_table_params, mapping_policies, queue_definitions, short_name
 
 STAGES = infra.stages()
-PACKAGE_STAGE = "prod"
 CHALICE = Path(sys.executable).with_name("chalice")
+API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
+EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_fanout_job")
+ACCOUNT_ARN = "arn:aws:{service}:eu-west-1:123456789012:{resource}"  # any real region and account
 
 # Every response type API Gateway knows (GatewayResponse.responseType).
 API_GATEWAY_RESPONSE_TYPES = {
@@ -45,7 +56,7 @@ API_GATEWAY_RESPONSE_TYPES = {
 
 
 def _sub(value, stage: str) -> str:
-    """A {"Fn::Sub": "...${Stage}..."} from the tables template, resolved."""
+    """A {"Fn::Sub": "...${Stage}..."} from the data stack template, resolved."""
     assert set(value) == {"Fn::Sub"}, value
     return value["Fn::Sub"].replace("${Stage}", stage)
 
@@ -56,6 +67,21 @@ def _as_set(items) -> set[str]:
 
 def _list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def _imports(document) -> list[str]:
+    """Every Fn::ImportValue name in a template fragment."""
+    if isinstance(document, dict):
+        found = [document["Fn::ImportValue"]] if "Fn::ImportValue" in document else []
+        return found + [name for value in document.values() for name in _imports(value)]
+    if isinstance(document, list):
+        return [name for value in document for name in _imports(value)]
+    return []
+
+
+def _exports(stage: str) -> set[str]:
+    """What the data stack exports when deployed for `stage`."""
+    return {_sub(output["Export"]["Name"], stage) for output in infra.tables_template()["Outputs"].values()}
 
 
 # --- nothing drifts ------------------------------------------------------------
@@ -70,10 +96,15 @@ def test_every_policy_file_in_chalice_dir_is_generated():
     assert on_disk == set(infra.policy_files())
 
 
-def test_every_model_is_a_table_in_the_infra_stack():
+def test_every_template_in_infra_dir_is_generated():
+    assert set(infra.INFRA.glob("*.json")) == {p for p in infra.generated_files() if p.parent == infra.INFRA}
+
+
+def test_every_model_is_a_table_in_the_data_stack():
     resources = infra.tables_template()["Resources"]
-    assert set(resources) == {infra.logical_id(m) for m in ALL_MODELS}
-    assert all(r["Type"] == "AWS::DynamoDB::Table" for r in resources.values())
+    made = {name for name, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    assert made == {infra.logical_id(m) for m in ALL_MODELS}
+    assert "TimelinesTable" in made
 
 
 @pytest.mark.parametrize("model", ALL_MODELS, ids=short_name)
@@ -98,7 +129,7 @@ def test_table_matches_the_local_stacks_create_table(model):
         assert "TimeToLiveSpecification" not in props
 
 
-def test_streams_the_next_issue_consumes_are_exported():
+def test_table_names_streams_and_queues_are_exported():
     outputs = infra.tables_template()["Outputs"]
     streams = {short_name(m) for m in ALL_MODELS if create_table_params(m).get("StreamSpecification")}
     assert {"tweets", "follows"} <= streams
@@ -113,16 +144,80 @@ def test_streams_the_next_issue_consumes_are_exported():
             assert _sub(stream["Export"]["Name"], "prod") == infra.export_name(model, "stream-arn", "prod")
         else:
             assert f"{name}StreamArn" not in outputs
+    for short in settings.QUEUE_NAMES:
+        for fact in ("name", "arn", "url"):
+            assert f"chirp-prod-{short}-{fact}" in _exports("prod")
+    names = [o["Export"]["Name"]["Fn::Sub"] for o in outputs.values()]
+    assert len(names) == len(set(names))  # export names are unique in a region
 
 
 def test_tables_are_kept_backed_up_and_encrypted():
     template = infra.tables_template()
     assert template["Parameters"]["Stage"]["AllowedValues"] == STAGES == ["dev", "prod"]
     for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
         assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
         props = resource["Properties"]
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["SSESpecification"] == {"SSEEnabled": True}
+
+
+# --- queues ----------------------------------------------------------------------
+
+def _queues() -> dict[str, dict]:
+    """Short name -> AWS::SQS::Queue properties in the data stack."""
+    resources = infra.tables_template()["Resources"]
+    return {_sub(r["Properties"]["QueueName"], "local").removeprefix("chirp-local-"): r["Properties"]
+            for r in resources.values() if r["Type"] == "AWS::SQS::Queue"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_queues_are_the_local_stacks_queues_with_the_stages_visibility_timeout(stage):
+    """Same queues and attributes as devstack.schema.ensure_queues creates,
+    only with the visibility timeout of the function reading each."""
+    queues = _queues()
+    wanted = queue_definitions(infra.visibility_timeout(stage))
+    assert set(queues) == set(settings.QUEUE_NAMES) == {infra.short_of(n) for n in wanted}
+    mappings = infra.tables_template().get("Mappings", {}).get("StageSettings", {}).get(stage, {})
+    for name, attributes in wanted.items():
+        props = queues[infra.short_of(name)]
+        assert props["SqsManagedSseEnabled"] is True
+        for attribute, value in attributes.items():
+            got = props[attribute]
+            if isinstance(got, dict) and "Fn::FindInMap" in got:
+                got = mappings[got["Fn::FindInMap"][2]]
+            if attribute == "RedrivePolicy":
+                dlq = infra.queue_logical_id(infra.short_of(value["deadLetterTargetArn"]))
+                assert got == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+                               "maxReceiveCount": int(value["maxReceiveCount"])}
+            else:
+                assert got == int(value), attribute
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_fanout_visibility_timeout_is_six_times_the_workers_timeout(stage):
+    [worker] = [s for s in infra.event_sources() if isinstance(s, SQSEventConfig)]
+    assert worker.name == "on_fanout_job" and infra.source_queue(worker) == "fanout"
+    timeout = infra.stage_config(stage, worker.name).lambda_timeout
+    assert timeout >= 60  # a page of fan-out jobs, with backoff on throttling
+    assert infra.visibility_timeout(stage) >= 6 * timeout + worker.maximum_batching_window_in_seconds
+    assert infra.visibility_timeout(stage) <= 12 * 3600  # SQS's maximum
+    # A message outlives its retries: the DLQ keeps it longer than the queue would.
+    queues = _queues()
+    assert queues["fanout-dlq"]["MessageRetentionPeriod"] >= queues["fanout"].get("MessageRetentionPeriod",
+                                                                                   4 * 86400)
+
+
+def test_queues_that_nothing_reads_have_alarms():
+    resources = infra.tables_template()["Resources"]
+    alarms = {r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: r["Properties"]
+              for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {"FanoutDlqQueue", "StreamFailuresQueue"}
+    for alarm in alarms.values():
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+        assert alarm["TreatMissingData"] == "notBreaching"  # SQS sends nothing for an idle queue
 
 
 # --- config.json agrees with settings and infra --------------------------------
@@ -131,10 +226,11 @@ def _settings_in(stage: str) -> dict:
     """What chalicelib.settings computes inside a deployed function of
     `stage`: imported afresh with exactly that function's environment."""
     env = {k: v for k, v in os.environ.items()
-           if k not in {"CHIRP_STAGE", "JWT_SECRET", "JWT_SECRET_PARAMETER"} and not k.endswith("_TABLE")}
+           if k not in {"CHIRP_STAGE", "JWT_SECRET", "JWT_SECRET_PARAMETER"}
+           and not k.endswith(("_TABLE", "_QUEUE", "_STREAM_ARN"))}
     env.update(infra.stage_config(stage).environment_variables)
     code = ("import json; from chalicelib import settings; print(json.dumps("
-            "{'tables': settings.TABLE_NAMES, 'stage': settings.STAGE, "
+            "{'tables': settings.TABLE_NAMES, 'queues': settings.QUEUE_NAMES, 'stage': settings.STAGE, "
             "'jwt_secret': settings.JWT_SECRET, 'jwt_parameter': settings.JWT_SECRET_PARAMETER}))")
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=infra.PROJECT, check=True,
                          capture_output=True, text=True, timeout=60)
@@ -142,15 +238,16 @@ def _settings_in(stage: str) -> dict:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_config_gives_each_stage_the_tables_the_infra_stack_creates(stage):
+def test_config_gives_each_stage_the_tables_and_queues_the_data_stack_creates(stage):
     deployed = _settings_in(stage)
     assert deployed["stage"] == stage
     template = infra.tables_template()["Resources"]
     created = {short_name(m): _sub(template[infra.logical_id(m)]["Properties"]["TableName"], stage)
                for m in ALL_MODELS}
     assert deployed["tables"] == created
-    arns = infra.policy(stage, None)["Statement"][0]["Resource"]
-    assert sorted(a.rsplit("/", 1)[1] for a in arns) == sorted(created.values())
+    queues = {r["Properties"]["QueueName"]["Fn::Sub"] for r in template.values()
+              if r["Type"] == "AWS::SQS::Queue"}
+    assert sorted(deployed["queues"].values()) == sorted(q.replace("${Stage}", stage) for q in queues)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -158,24 +255,10 @@ def test_config_names_the_signing_key_parameter_and_holds_no_secret(stage):
     deployed = _settings_in(stage)
     assert deployed["jwt_secret"] is None
     assert deployed["jwt_parameter"] == f"/chirp/{stage}/jwt-secret"
-    for function in ("api_handler", "bearer_auth"):
+    for function in API_FUNCTIONS + EVENT_FUNCTIONS:
         env = infra.stage_config(stage, function).environment_variables
         assert env["JWT_SECRET_PARAMETER"] == deployed["jwt_parameter"]
         assert not [k for k in env if k == "JWT_SECRET" or "PASSWORD" in k], env
-
-
-def test_config_is_what_chalice_needs():
-    config = infra.chalice_config()
-    assert config["app_name"] == "chirp"
-    assert set(config["stages"]) == {"dev", "prod"}
-    for stage in STAGES:
-        for function in ("api_handler", "bearer_auth"):
-            scoped = infra.stage_config(stage, function)
-            assert scoped.autogen_policy is False
-            assert scoped.manage_iam_role in (None, True)
-            assert scoped.api_gateway_stage
-            assert 128 <= scoped.lambda_memory_size <= 10240
-            assert 1 <= scoped.lambda_timeout <= 30  # API Gateway gives up at 29 s
 
 
 def _app_functions() -> list[str]:
@@ -189,12 +272,108 @@ def _app_functions() -> list[str]:
     return functions
 
 
+def test_config_is_what_chalice_needs():
+    config = infra.chalice_config()
+    assert config["app_name"] == "chirp"
+    assert set(config["stages"]) == {"dev", "prod"}
+    assert sorted(_app_functions()) == sorted(API_FUNCTIONS + EVENT_FUNCTIONS)
+    for stage in STAGES:
+        for function in API_FUNCTIONS + EVENT_FUNCTIONS:
+            scoped = infra.stage_config(stage, function)
+            assert scoped.autogen_policy is False
+            assert scoped.manage_iam_role in (None, True)
+            assert scoped.api_gateway_stage
+            assert 128 <= scoped.lambda_memory_size <= 10240
+            assert 1 <= scoped.lambda_timeout <= (30 if function in API_FUNCTIONS else 900), function
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_every_function_of_the_app_has_a_generated_policy(stage):
+def test_every_function_of_the_app_has_its_own_generated_policy(stage):
     generated = {p.name for p in infra.policy_files()}
-    for function in _app_functions():
-        assert infra.policy_file(stage, function) in generated, function
-    assert infra.policy_file(stage, "bearer_auth") != infra.policy_file(stage, "api_handler")
+    files = [infra.policy_file(stage, function) for function in _app_functions()]
+    assert set(files) <= generated
+    assert len(set(files)) == len(files), files
+
+
+# --- the merge templates -------------------------------------------------------
+
+def test_gateway_responses_answer_as_the_local_gateway_does():
+    for stage in STAGES:
+        sam = infra.api_template(stage)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+        assert set(sam) == set(GATEWAY_ERRORS)
+        assert set(sam) <= API_GATEWAY_RESPONSE_TYPES
+        for response_type, response in sam.items():
+            local = gateway_response(response_type)
+            assert response["StatusCode"] == str(local["statusCode"])
+            [(media_type, body)] = response["ResponseTemplates"].items()
+            assert media_type == local["headers"]["Content-Type"]
+            assert json.loads(body) == json.loads(local["body"])
+            assert "$" not in body and "#" not in body  # nothing for API Gateway's template engine
+            sent = response.get("ResponseParameters", {}).get("Headers", {})
+            headers = {name: value.strip("'") for name, value in sent.items()}
+            assert headers == {k: v for k, v in local["headers"].items() if k != "Content-Type"}
+
+
+def test_unauthorized_and_unknown_route_keep_the_contract():
+    sam = infra.api_template("prod")["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert sam["UNAUTHORIZED"]["StatusCode"] == "401"
+    assert sam["UNAUTHORIZED"]["ResponseParameters"] == {"Headers": {"WWW-Authenticate": "'Bearer'"}}
+    assert sam["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    body = json.loads(sam["REQUEST_TOO_LARGE"]["ResponseTemplates"]["application/json"])
+    assert body == {"error": {"code": "payload_too_large", "message": "The request is too large."}}
+
+
+def _event(template: dict, function: str) -> dict:
+    """The one event of a function in a (merge or packaged) template."""
+    [source] = [s for s in infra.event_sources() if s.name == function]
+    logical, event = infra.chalice_event_id(source)
+    return template["Resources"][logical]["Properties"]["Events"][event]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stream_mappings_carry_the_local_pumps_settings(stage):
+    """The same MappingPolicy the pump runs with (devstack.schema), in
+    CloudFormation's terms, on the stage's real streams."""
+    template = infra.api_template(stage)
+    policies = mapping_policies()
+    streams = {"on_tweet_change": "tweets", "on_follow_change": "follows"}
+    assert set(policies) == set(streams)
+    for function, table in streams.items():
+        policy = policies[function]
+        props = _event(template, function)["Properties"]
+        assert props == {
+            "Stream": {"Fn::ImportValue": f"chirp-{stage}-{table}-stream-arn"},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": policy.bisect_batch_on_function_error,
+            "MaximumRetryAttempts": policy.maximum_retry_attempts,
+            "MaximumRecordAgeInSeconds": policy.maximum_record_age_in_seconds,
+            "DestinationConfig": {"OnFailure": {"Destination": {
+                "Fn::ImportValue": f"chirp-{stage}-stream-failures-arn"}}},
+        }
+        assert policy.on_failure_queue == settings.QUEUE_NAMES["stream-failures"]
+        assert 0 <= policy.maximum_retry_attempts <= 10000  # bounded: -1 would retry for a day
+        assert 60 <= policy.maximum_record_age_in_seconds <= 604800
+    assert _event(template, "on_fanout_job")["Properties"] == {
+        "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_merge_template_imports_only_its_own_stages_exports(stage):
+    imported = _imports(infra.api_template(stage))
+    assert imported
+    assert set(imported) <= _exports(stage)
+
+
+def test_fragments_merge_as_chalice_merges_them():
+    chalice_output = {"Resources": {
+        "RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "api", "DefinitionBody": {}}},
+        "OnTweetChange": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {
+            "OnTweetChangeDynamodbEventSource": {"Type": "DynamoDB", "Properties": {
+                "Stream": "arn:aws:dynamodb:us-east-1:000000000000:table/chirp-prod-tweets/stream/local",
+                "BatchSize": 100}}}}}},
+        "Outputs": {"EndpointURL": {"Value": "x"}}}
+    ours = infra.api_template("prod")
+    assert TemplateDeepMerger().merge(ours, chalice_output) == infra.deep_merge(chalice_output, ours)
 
 
 # --- least privilege -----------------------------------------------------------
@@ -208,7 +387,11 @@ def test_policy_is_least_privilege(path):
     stage = path.stem.split("-")[1]
     others = [s for s in STAGES if s != stage]
     tables = set(infra.table_arns(stage)) | set(infra.index_arns(stage))
-    for statement in _statements(path):
+    streams = {infra.stream_arn_pattern(m, stage) for m in ALL_MODELS}
+    queues = {infra.queue_arn(short, stage) for short in settings.QUEUE_NAMES}
+    document = json.loads(path.read_text())
+    assert len(json.dumps(document, separators=(",", ":"))) < 10240  # IAM's inline limit per role
+    for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
         resources = _list(statement["Resource"])
         actions = _list(statement["Action"])
@@ -216,10 +399,15 @@ def test_policy_is_least_privilege(path):
         assert not [a for a in actions if a.endswith("*")], statement
         for resource in resources:
             assert not [s for s in others if f"chirp-{s}-" in resource or f"/chirp/{s}/" in resource]
-        if any(a.startswith("dynamodb:") for a in actions):
+        if set(actions) & set(infra.STREAM_ACTIONS):
+            assert set(actions) <= set(infra.STREAM_ACTIONS), statement
+            assert set(resources) <= streams, statement
+        elif any(a.startswith("dynamodb:") for a in actions):
             assert set(actions) <= set(infra.TABLE_ACTIONS), statement
             assert set(resources) <= tables, statement
             assert not [r for r in resources if "*" in r.split(":", 5)[5]], statement
+        if any(a.startswith("sqs:") for a in actions):
+            assert set(resources) <= queues, statement
         if "kms:Decrypt" in actions:  # only through SSM, only for the signing key
             condition = statement["Condition"]["StringLike"]
             assert condition["kms:ViaService"] == "ssm.*.amazonaws.com"
@@ -228,146 +416,22 @@ def test_policy_is_least_privilege(path):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_only_the_api_handler_touches_tables(stage):
-    def dynamodb_actions(function):
-        return [a for s in infra.policy(stage, function)["Statement"] for a in _list(s["Action"])
-                if a.startswith("dynamodb:")]
+def test_only_the_functions_that_need_them_get_tables_and_queues(stage):
+    def actions(function):
+        return {a for s in infra.policy(stage, function)["Statement"] for a in _list(s["Action"])}
 
-    assert set(dynamodb_actions(None)) == set(infra.TABLE_ACTIONS)
-    assert dynamodb_actions("bearer_auth") == []
-    granted = {r for s in infra.policy(stage, None)["Statement"] for r in _list(s["Resource"])
-               if r.startswith("arn:aws:dynamodb:")}
-    assert granted == set(infra.table_arns(stage)) | set(infra.index_arns(stage))
+    assert not {a for a in actions("bearer_auth") if a.startswith(("dynamodb:", "sqs:"))}
+    assert not {a for a in actions(None) if a in infra.STREAM_ACTIONS or a == "sqs:ReceiveMessage"}
+    for function in EVENT_FUNCTIONS:
+        assert "ssm:GetParameter" not in actions(function)  # they never see a token
 
 
 def test_index_arns_name_every_index_exactly():
     arns = infra.index_arns("dev")
     assert "arn:aws:dynamodb:*:*:table/chirp-dev-tweets/index/by-author" in arns
+    assert "arn:aws:dynamodb:*:*:table/chirp-dev-timelines/index/by-author" in arns
     assert all(fnmatchcase(a, "arn:aws:dynamodb:*:*:table/chirp-dev-*/index/*") for a in arns)
     assert not [a for a in arns if a.endswith("/index/*")]
-
-
-# --- gateway responses ---------------------------------------------------------
-
-def test_gateway_responses_answer_as_the_local_gateway_does():
-    sam = infra.api_template()["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
-    assert set(sam) == set(GATEWAY_ERRORS)
-    assert set(sam) <= API_GATEWAY_RESPONSE_TYPES
-    for response_type, response in sam.items():
-        local = gateway_response(response_type)
-        assert response["StatusCode"] == str(local["statusCode"])
-        [(media_type, body)] = response["ResponseTemplates"].items()
-        assert media_type == local["headers"]["Content-Type"]
-        assert json.loads(body) == json.loads(local["body"])
-        assert "$" not in body and "#" not in body  # nothing for API Gateway's template engine
-        sent = response.get("ResponseParameters", {}).get("Headers", {})
-        headers = {name: value.strip("'") for name, value in sent.items()}
-        assert headers == {k: v for k, v in local["headers"].items() if k != "Content-Type"}
-
-
-def test_unauthorized_and_unknown_route_keep_the_contract():
-    sam = infra.api_template()["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
-    assert sam["UNAUTHORIZED"]["StatusCode"] == "401"
-    assert sam["UNAUTHORIZED"]["ResponseParameters"] == {"Headers": {"WWW-Authenticate": "'Bearer'"}}
-    assert sam["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
-    body = json.loads(sam["REQUEST_TOO_LARGE"]["ResponseTemplates"]["application/json"])
-    assert body == {"error": {"code": "payload_too_large", "message": "The request is too large."}}
-
-
-def test_fragments_merge_as_chalice_merges_them():
-    chalice_output = {"Resources": {"RestAPI": {"Type": "AWS::Serverless::Api",
-                                                "Properties": {"StageName": "api", "DefinitionBody": {}}}},
-                      "Outputs": {"EndpointURL": {"Value": "x"}}}
-    ours = infra.api_template()
-    assert TemplateDeepMerger().merge(ours, chalice_output) == infra.deep_merge(chalice_output, ours)
-
-
-# --- chalice package -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory):
-    """`chalice package --merge-template infra/api.json`, run as an operator
-    would, in the project. Chalice keeps one zip per version of the code in
-    .chalice/deployments; the one made here is removed again so test runs
-    do not pile them up."""
-    out = tmp_path_factory.mktemp("packaged")
-    cache = infra.CHALICE / "deployments"
-    before = set(cache.glob("*.zip")) if cache.exists() else set()
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    started = time.monotonic()
-    try:
-        subprocess.run([str(CHALICE if CHALICE.exists() else shutil.which("chalice")), "package",
-                        "--stage", PACKAGE_STAGE, "--merge-template", "infra/api.json", str(out)],
-                       cwd=infra.PROJECT, env=env, check=True, capture_output=True, text=True, timeout=300)
-    except subprocess.CalledProcessError as exc:
-        pytest.fail(f"chalice package failed:\n{exc.stdout}\n{exc.stderr}")
-    finally:
-        for made in (set(cache.glob("*.zip")) if cache.exists() else set()) - before:
-            made.unlink(missing_ok=True)
-        if not before and cache.exists() and not any(cache.iterdir()):
-            cache.rmdir()
-    print(f"chalice package took {time.monotonic() - started:.1f} s")
-    return out
-
-
-def _lint(path: Path) -> list[str]:
-    return [f"{m.rule.id} {m.message} ({m.linenumber}:{m.columnnumber})" for m in lint_file(path)]
-
-
-def test_packaged_template_lints_clean(packaged):
-    assert _lint(packaged / "sam.json") == []
-
-
-def test_infra_stack_lints_clean():
-    assert _lint(infra.INFRA / "tables.json") == []
-
-
-def test_packaged_template_carries_the_merge_template_and_the_policies(packaged):
-    resources = json.loads((packaged / "sam.json").read_text())["Resources"]
-    merged = infra.api_template()["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
-    assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
-    assert resources["RestAPI"]["Properties"]["GatewayResponses"] == merged
-    assert resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]  # chalice's own, kept
-
-    roles = {"ApiHandlerRole": None, "BearerAuthRole": "bearer_auth"}
-    for role, function in roles.items():
-        [inline] = resources[role]["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == infra.policy(PACKAGE_STAGE, function)
-    for function in ("APIHandler", "BearerAuth"):
-        env = resources[function]["Properties"]["Environment"]["Variables"]
-        assert env == {"CHIRP_STAGE": PACKAGE_STAGE,
-                       "JWT_SECRET_PARAMETER": f"/chirp/{PACKAGE_STAGE}/jwt-secret"}
-
-
-def test_deployment_package_ships_only_runtime_code(packaged):
-    with zipfile.ZipFile(packaged / "deployment.zip") as zipped:
-        names = zipped.namelist()
-        unzipped = sum(info.file_size for info in zipped.infolist())
-    tops = {name.split("/", 1)[0] for name in names}
-    assert not tops & {"devstack", "tests", "infra", "bench", ".chalice", ".venv"}, sorted(tops)
-    assert not [n for n in names if n.endswith("conftest.py")]
-    assert {"app.py", "chalicelib/tables.py", "chalicelib/settings.py"} <= set(names)
-    assert {"pynamodb", "jwt", "aws_lambda_powertools"} <= tops  # requirements.txt, vendored
-    assert (packaged / "deployment.zip").stat().st_size < 50 * 1024 * 1024  # Lambda's direct upload
-    assert unzipped < 250 * 1024 * 1024  # Lambda's unzipped limit
-
-
-# --- the policy is enough for what the app really does ------------------------
-
-def _actions(operation: str, params: dict) -> list[tuple[str, str, str | None]]:
-    """(IAM action, table, index) for one DynamoDB request, as IAM sees it:
-    transactions and batches are authorised item by item, on each table."""
-    if operation == "TransactWriteItems":
-        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                 "ConditionCheck": "ConditionCheckItem"}
-        return [(f"dynamodb:{kinds[kind]}", body["TableName"], None)
-                for item in params["TransactItems"] for kind, body in item.items()]
-    if operation == "TransactGetItems":
-        return [("dynamodb:GetItem", item["Get"]["TableName"], None) for item in params["TransactItems"]]
-    if operation in ("BatchGetItem", "BatchWriteItem"):
-        return [(f"dynamodb:{operation}", name, None) for name in params["RequestItems"]]
-    return [(f"dynamodb:{operation}", params.get("TableName"), params.get("IndexName"))]
 
 
 def _allows(policy: dict, action: str, resource: str) -> bool:
@@ -380,66 +444,357 @@ def _allows(policy: dict, action: str, resource: str) -> bool:
     return False
 
 
-@pytest.fixture
-def dynamodb_requests():
-    """Every DynamoDB request chalicelib makes while the fixture is active."""
-    seen = []
+@pytest.mark.parametrize("stage", STAGES)
+def test_lambda_can_run_each_mapping_with_the_functions_role(stage):
+    """Lambda reads a stream or queue, and sends to the on-failure queue,
+    with the function's own role; CreateEventSourceMapping checks that."""
+    for source in infra.event_sources():
+        policy = infra.policy(stage, source.name)
+        if isinstance(source, DynamoDBEventConfig):
+            table = short_name(infra.source_table(source))
+            stream = ACCOUNT_ARN.format(service="dynamodb",
+                                        resource=f"table/chirp-{stage}-{table}/stream/2026-11-21T08:00:00.000")
+            assert all(_allows(policy, a, stream) for a in infra.STREAM_ACTIONS), source.name
+            other = stream.replace(f"-{table}/", "-users/")
+            assert not any(_allows(policy, a, other) for a in infra.STREAM_ACTIONS), source.name
+            failures = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-stream-failures")
+            assert _allows(policy, "sqs:SendMessage", failures), source.name
+        else:
+            queue = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-{infra.source_queue(source)}")
+            assert all(_allows(policy, a, queue) for a in infra.QUEUE_READ_ACTIONS), source.name
 
-    def record(params, model, **_):
-        seen.append((model.name, dict(params)))
+
+# --- chalice package -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def packaged(request, tmp_path_factory):
+    """`chalice package --stage <stage> --merge-template infra/api-<stage>.json`,
+    run as an operator would, in the project. Chalice keeps one zip per
+    version of the code in .chalice/deployments; the one made here is
+    removed again so test runs do not pile them up."""
+    stage = request.param
+    out = tmp_path_factory.mktemp(f"packaged-{stage}")
+    cache = infra.CHALICE / "deployments"
+    before = set(cache.glob("*.zip")) if cache.exists() else set()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_STREAM_ARN")}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    started = time.monotonic()
+    try:
+        subprocess.run([str(CHALICE if CHALICE.exists() else shutil.which("chalice")), "package",
+                        "--stage", stage, "--merge-template", str(infra.api_template_path(stage)), str(out)],
+                       cwd=infra.PROJECT, env=env, check=True, capture_output=True, text=True, timeout=300)
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"chalice package failed:\n{exc.stdout}\n{exc.stderr}")
+    finally:
+        for made in (set(cache.glob("*.zip")) if cache.exists() else set()) - before:
+            made.unlink(missing_ok=True)
+        if not before and cache.exists() and not any(cache.iterdir()):
+            cache.rmdir()
+    print(f"chalice package --stage {stage} took {time.monotonic() - started:.1f} s")
+    return stage, out
+
+
+def _lint(path: Path) -> list[str]:
+    return [f"{m.rule.id} {m.message} ({m.linenumber}:{m.columnnumber})" for m in lint_file(path)]
+
+
+def test_packaged_template_lints_clean(packaged):
+    _, out = packaged
+    assert _lint(out / "sam.json") == []
+
+
+def test_data_stack_lints_clean():
+    assert _lint(infra.INFRA / "tables.json") == []
+
+
+def test_packaged_template_carries_the_merge_template_and_the_policies(packaged):
+    stage, out = packaged
+    template = json.loads((out / "sam.json").read_text())
+    resources = template["Resources"]
+    merged = infra.api_template(stage)
+    assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
+    assert resources["RestAPI"]["Properties"]["GatewayResponses"] == \
+        merged["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]  # chalice's own, kept
+
+    roles = {"ApiHandlerRole": None, "BearerAuthRole": "bearer_auth",
+             **{infra.chalice_event_id(s)[0] + "Role": s.name for s in infra.event_sources()}}
+    for role, function in roles.items():
+        [inline] = resources[role]["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == infra.policy(stage, function)
+    for function in ("APIHandler", "BearerAuth", "OnTweetChange", "OnFollowChange", "OnFanoutJob"):
+        assert resources[function]["Type"] == "AWS::Serverless::Function"
+        env = resources[function]["Properties"]["Environment"]["Variables"]
+        assert env == {"CHIRP_STAGE": stage, "JWT_SECRET_PARAMETER": f"/chirp/{stage}/jwt-secret"}
+    assert resources["OnFanoutJob"]["Properties"]["Timeout"] == \
+        infra.stage_config(stage, "on_fanout_job").lambda_timeout
+
+
+def test_packaged_mappings_are_chalices_with_the_merged_settings(packaged):
+    """The merge lands on the events chalice generated (same logical ids and
+    event names), keeps what chalice set, and replaces its stream ARN."""
+    stage, out = packaged
+    template = json.loads((out / "sam.json").read_text())
+    merged = infra.api_template(stage)
+    for source in infra.event_sources():
+        event = _event(template, source.name)
+        props = event["Properties"]
+        assert props["BatchSize"] == source.batch_size
+        assert props["MaximumBatchingWindowInSeconds"] == source.maximum_batching_window_in_seconds
+        for name, value in _event(merged, source.name)["Properties"].items():
+            assert props[name] == value, name
+        if isinstance(source, DynamoDBEventConfig):
+            assert event["Type"] == "DynamoDB"
+            assert props["StartingPosition"] == source.starting_position
+        else:
+            assert event["Type"] == "SQS"
+            assert props["Queue"] == {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                                                 f"chirp-{stage}-fanout"}
+    assert set(_imports(template)) <= _exports(stage)
+
+
+def test_deployment_package_ships_only_runtime_code(packaged):
+    _, out = packaged
+    with zipfile.ZipFile(out / "deployment.zip") as zipped:
+        names = zipped.namelist()
+        unzipped = sum(info.file_size for info in zipped.infolist())
+    tops = {name.split("/", 1)[0] for name in names}
+    assert not tops & {"devstack", "tests", "infra", "bench", ".chalice", ".venv"}, sorted(tops)
+    assert not [n for n in names if n.endswith("conftest.py")]
+    assert {"app.py", "chalicelib/tables.py", "chalicelib/settings.py", "chalicelib/fanout.py"} <= set(names)
+    assert {"pynamodb", "jwt", "aws_lambda_powertools"} <= tops  # requirements.txt, vendored
+    assert (out / "deployment.zip").stat().st_size < 50 * 1024 * 1024  # Lambda's direct upload
+    assert unzipped < 250 * 1024 * 1024  # Lambda's unzipped limit
+
+
+# --- every function, run for real, against its policy ---------------------------
+
+class FunctionCalls:
+    """The AWS calls chalicelib makes, by the Lambda function making them.
+
+    Routes run as the API handler unless the authorizer or an event handler
+    is running (the gateway and the pump call them in process; `wrap` marks
+    them). Each switch is a fresh container for chalicelib.jobs, which
+    caches the queue's URL: otherwise GetQueueUrl would show up only in
+    whichever function happened to send first."""
+
+    def __init__(self):
+        self.running: list[str | None] = ["api_handler"]
+        self.calls: dict[str | None, list[tuple[str, str, dict]]] = defaultdict(list)
+        self.invocations: dict[str, int] = defaultdict(int)
+
+    def record(self, params, model, **_):
+        self.calls[self.running[-1]].append((model.service_model.service_name, model.name, dict(params)))
+
+    @contextmanager
+    def running_as(self, function: str | None):
+        """None: the test's own setup, not counted."""
+        from chalicelib import jobs
+
+        jobs._queue_url.cache_clear()
+        self.running.append(function)
+        if function:
+            self.invocations[function] += 1
+        try:
+            yield
+        finally:
+            self.running.pop()
+            jobs._queue_url.cache_clear()
+
+    def wrap(self, function: str, handler):
+        def run(*args):
+            with self.running_as(function):
+                return handler(*args)
+        return run
+
+
+@pytest.fixture
+def function_calls(fresh_tables, monkeypatch):
+    """Records every DynamoDB and SQS call chalicelib makes, by function; the
+    pump (for the real app's handlers, with the stack's mapping policies)
+    and a request log come with it. Settings are shrunk so that every path
+    runs with a handful of users: fan-out pages of one follower, a
+    celebrity threshold of 4, a trim on every delivery."""
+    from app import app
+    from chalicelib import jobs, timelines
+    from devstack.pump import EventPump
+    from devstack.schema import ensure_queues
+
+    ensure_queues(boto3.client("sqs"))
+    for name, value in {"FANOUT_PAGE_SIZE": 1, "CELEBRITY_THRESHOLD": 4, "TRANSITION_DELAY_SECONDS": 0,
+                        "TRIM_EVERY": 1, "TIMELINE_MAX": 2, "CELEBRITY_CACHE_SECONDS": 0}.items():
+        monkeypatch.setattr(settings, name, value)
+    monkeypatch.setattr(timelines, "_celebrity_cache", {})
+
+    recorder = FunctionCalls()
+    import app as app_module
+
+    authorizer = app_module.bearer_auth
+    monkeypatch.setattr(authorizer, "func", recorder.wrap("bearer_auth", authorizer.func))
+    for function in EVENT_FUNCTIONS:
+        monkeypatch.setitem(app.handler_map, function, recorder.wrap(function, app.handler_map[function]))
+    recorder.pump = EventPump.for_app(app, mapping_policies())
 
     clients = {id(c): c for c in [m._get_connection().connection.client for m in tables.ALL_MODELS]
-               + [tables.connection().client]}
+               + [tables.connection().client, jobs._sqs()]}
     for client in clients.values():
-        client.meta.events.register("before-parameter-build.dynamodb", record)
-    yield seen
+        client.meta.events.register("before-parameter-build", recorder.record)
+    yield recorder
     for client in clients.values():
-        client.meta.events.unregister("before-parameter-build.dynamodb", record)
+        client.meta.events.unregister("before-parameter-build", recorder.record)
 
 
-def test_api_handler_policy_allows_every_call_the_api_makes(api, make_user, dynamodb_requests):
-    _, alice_token = make_user("alice")
-    _, bob_token = make_user("bob")
+class LoggedApi:
+    """`api`, remembering which route and method each request reached."""
+
+    def __init__(self, api, app):
+        self.api, self.matcher, self.requested = api, RouteMatcher(list(app.routes)), set()
+
+    def __getattr__(self, method):
+        def call(path, *args, **kwargs):
+            self.requested.add((self.matcher.match_route(path.split("?")[0]).route, method.upper()))
+            return getattr(self.api, method)(path, *args, **kwargs)
+        return call
+
+
+def _run_every_path(api, recorder) -> None:
+    """Every route, and every event handler's paths: fan-out in pages,
+    celebrity promotion and demotion, backfill, unfollow removal, tweet
+    retraction, stale entries dropped on read, a returning user's rebuild."""
+    from chalicelib import activity
+    from chalicelib.tables import UserModel
+
+    def signup(handle):
+        reply = api.post("/auth/signup", {"handle": handle, "password": "correct horse"})
+        assert reply.status == 201, reply.json
+        return reply.json["user"]["id"], reply.json["token"]
+
+    users = {handle: signup(handle) for handle in ("alice", "bob", "carol", "dave", "erin")}
+    token = {handle: t for handle, (_, t) in users.items()}
     replies = [
+        api.get("/health"),
         api.post("/auth/signup", {"handle": "ALICE", "password": "password1"}),  # a clash
         api.post("/auth/login", {"handle": "alice", "password": "correct horse"}),
-        api.get("/me", token=alice_token),
+        api.get("/me", token=token["alice"]),
         api.get("/users/alice"),
         api.get("/users/nobody"),
-        api.post("/users/alice/follow", token=bob_token),
-        api.get("/users/alice/followers"),
-        api.get("/users/bob/following"),
     ]
-    tweet = api.post("/tweets", {"text": "hello"}, token=alice_token, headers={"Idempotency-Key": "k1"})
+    first = api.post("/tweets", {"text": "hello"}, token=token["alice"], headers={"Idempotency-Key": "k1"})
     replies += [
-        tweet,
-        api.post("/tweets", {"text": "hello"}, token=alice_token, headers={"Idempotency-Key": "k1"}),
-        api.post("/tweets", {"text": "a reply", "reply_to_id": tweet.json["id"]}, token=bob_token),
-        api.post("/tweets", {"text": "a quote", "quote_of_id": tweet.json["id"]}, token=bob_token),
-        api.get(f"/tweets/{tweet.json['id']}"),
+        first,
+        api.post("/tweets", {"text": "hello"}, token=token["alice"], headers={"Idempotency-Key": "k1"}),
+        api.post("/tweets", {"text": "a reply", "reply_to_id": first.json["id"]}, token=token["bob"]),
+        api.post("/tweets", {"text": "a quote", "quote_of_id": first.json["id"]}, token=token["bob"]),
+        api.get(f"/tweets/{first.json['id']}"),
         api.get("/users/alice/tweets?limit=1"),
-        api.delete(f"/tweets/{tweet.json['id']}", token=alice_token),
-        api.delete("/users/alice/follow", token=bob_token),
     ]
+    recorder.pump.drain()  # no followers yet: one page, written by the stream handler itself
+    # Alice reaches the celebrity threshold (promotion, in pages); Bob
+    # stays below it and is fanned out in pages; follows backfill.
+    replies += [api.post("/users/alice/follow", token=token[h]) for h in ("bob", "carol", "dave", "erin")]
+    replies += [api.post("/users/bob/follow", token=token[h]) for h in ("carol", "dave", "erin")]
+    replies += [api.get("/users/alice/followers"), api.get("/users/erin/following")]
+    recorder.pump.drain()
+    replies += [api.post("/tweets", {"text": "pulled at read time"}, token=token["alice"]),
+                api.post("/tweets", {"text": "fanned out"}, token=token["bob"])]
+    recorder.pump.drain()
+    replies += [api.get("/timelines/home", token=token["carol"]),
+                api.delete(f"/tweets/{first.json['id']}", token=token["alice"])]
+    old = api.post("/tweets", {"text": "to be deleted"}, token=token["bob"])
+    recorder.pump.drain()
+    replies += [old, api.delete(f"/tweets/{old.json['id']}", token=token["bob"])]  # retracted in pages
+    recorder.pump.drain()
+    # Carol unfollows both and reads before the follows stream has caught up:
+    # the read drops Bob's entries and forgets Alice; Alice falls below the
+    # exit line (demotion, in pages).
+    replies += [api.delete("/users/alice/follow", token=token["carol"]),
+                api.delete("/users/bob/follow", token=token["carol"]),
+                api.get("/timelines/home", token=token["carol"])]
+    recorder.pump.drain()
+    # Erin comes back after a long absence: her timeline is rebuilt in pages.
+    with recorder.running_as(None):
+        UserModel(id=int(users["erin"][0])).update(
+            actions=[UserModel.last_active_day.set(activity.today() - settings.ACTIVE_DAYS - 10)])
+        activity._marked_today.pop(int(users["erin"][0]), None)
+    replies.append(api.get("/timelines/home", token=token["erin"]))
+    recorder.pump.drain()
     assert all(r.status < 500 for r in replies), [(r.status, r.body[:200]) for r in replies]
-
-    local_to_short = {name: short for short, name in settings.TABLE_NAMES.items()}
-    for stage in infra.stages():
-        policy = infra.policy(stage, None)
-        denied = []
-        for operation, params in dynamodb_requests:
-            for action, table, index in _actions(operation, params):
-                arn = f"arn:aws:dynamodb:eu-west-1:123456789012:table/chirp-{stage}-{local_to_short[table]}"
-                if index:
-                    arn += f"/index/{index}"
-                if not _allows(policy, action, arn):
-                    denied.append((action, arn))
-        assert denied == [], f"{infra.policy_file(stage)} must allow: {sorted(set(denied))}"
-    operations = {operation for operation, _ in dynamodb_requests}
-    assert {"GetItem", "Query", "BatchGetItem", "TransactWriteItems"} <= operations
+    assert replies[-1].json["meta"]["partial"] is True
 
 
-# --- path (a): gateway responses after `chalice deploy` -----------------------
+def _request_targets(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
+    """(IAM action, local resource name) for one request, as IAM sees it:
+    transactions and batches are authorised item by item, on each table."""
+    if service == "sqs":
+        queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[-1]
+        return [(f"sqs:{operation}", queue)]
+    if operation == "TransactWriteItems":
+        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                 "ConditionCheck": "ConditionCheckItem"}
+        return [(f"dynamodb:{kinds[kind]}", body["TableName"])
+                for item in params["TransactItems"] for kind, body in item.items()]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(f"dynamodb:{operation}", name) for name in params["RequestItems"]]
+    index = params.get("IndexName")
+    return [(f"dynamodb:{operation}", params["TableName"] + (f"/index/{index}" if index else ""))]
+
+
+def _arn_in(stage: str, action: str, local_name: str) -> str:
+    """The ARN a deployed `stage` would be asked about for a local resource."""
+    name, _, index = local_name.partition("/index/")
+    deployed = infra.resource_name(infra.short_of(name), stage)
+    if action.startswith("sqs:"):
+        return ACCOUNT_ARN.format(service="sqs", resource=deployed)
+    return ACCOUNT_ARN.format(service="dynamodb", resource=f"table/{deployed}"
+                              + (f"/index/{index}" if index else ""))
+
+
+def _granted(policy: dict) -> set[tuple[str, str]]:
+    """(action, resource) pairs a policy grants on tables, indexes and queues
+    the function itself calls (not those Lambda uses for its mapping)."""
+    lambdas = set(infra.STREAM_ACTIONS) | set(infra.QUEUE_READ_ACTIONS)
+    return {(action, resource) for s in policy["Statement"] if s["Sid"] != "OnFailureQueue"
+            for action in _list(s["Action"])
+            if action.startswith(("dynamodb:", "sqs:")) and action not in lambdas
+            for resource in _list(s["Resource"])}
+
+
+def test_each_functions_policy_allows_exactly_what_it_does(api, function_calls):
+    """Runs every route and event handler (see _run_every_path), then holds
+    each function's policy, in every stage, to the calls that function made:
+    all allowed, and no DynamoDB or SQS grant left unused."""
+    from app import app
+
+    logged = LoggedApi(api, app)
+    _run_every_path(logged, function_calls)
+
+    routes = {(path, method) for path, methods in app.routes.items() for method in methods}
+    assert logged.requested == routes, f"not requested: {sorted(routes - logged.requested)}"
+    for function in EVENT_FUNCTIONS + ("bearer_auth",):
+        assert function_calls.invocations[function], f"{function} never ran"
+    sqs = boto3.client("sqs")
+    for short in ("stream-failures", "fanout-dlq", "fanout"):
+        url = sqs.get_queue_url(QueueName=settings.QUEUE_NAMES[short])["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "0", f"{short}: a handler failed"
+
+    for stage in STAGES:
+        for function in API_FUNCTIONS + EVENT_FUNCTIONS:
+            policy = infra.policy(stage, None if function == "api_handler" else function)
+            used = {(action, _arn_in(stage, action, name))
+                    for service, operation, params in function_calls.calls[function]
+                    for action, name in _request_targets(service, operation, params)}
+            denied = sorted((a, r) for a, r in used if not _allows(policy, a, r))
+            assert denied == [], f"{function} in {stage} needs: {denied}"
+            unused = sorted((a, r) for a, r in _granted(policy)
+                            if not any(fnmatchcase(u_action, a) and fnmatchcase(u_arn, r)
+                                       for u_action, u_arn in used))
+            assert unused == [], f"{function} in {stage} is granted but never uses: {unused}"
+    assert function_calls.calls["bearer_auth"] == []  # verifies tokens; no table, no queue
+
+
+# --- after `chalice deploy` -------------------------------------------------------
 
 def test_gateway_responses_can_be_applied_after_chalice_deploy():
     client = boto3.client("apigateway")
@@ -457,3 +812,29 @@ def test_gateway_responses_can_be_applied_after_chalice_deploy():
         assert got["responseTemplates"] == wanted["responseTemplates"]
     assert [d["description"] for d in client.get_deployments(restApiId=api_id)["items"]] == [
         "chirp gateway responses"]
+
+
+def test_mapping_settings_can_be_applied_after_chalice_deploy():
+    """Updates the mappings `chalice deploy` made (found by chalice's function
+    names) with what the merge template gives the packaged ones, resolving
+    the on-failure queue's real ARN."""
+    sqs = boto3.client("sqs")
+    failures_url = sqs.create_queue(QueueName="chirp-dev-stream-failures")["QueueUrl"]
+    failures_arn = sqs.get_queue_attributes(QueueUrl=failures_url,
+                                            AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client = boto3.client("lambda")
+    stubber = Stubber(client)
+    merged = infra.api_template("dev")
+    for number, source in enumerate(infra.event_sources()):
+        uuid = f"00000000-0000-0000-0000-00000000000{number}"
+        stubber.add_response("list_event_source_mappings",
+                             {"EventSourceMappings": [{"UUID": uuid, "EventSourceArn": "arn:aws:x"}]},
+                             {"FunctionName": f"chirp-dev-{source.name}"})
+        wanted = {k: v for k, v in _event(merged, source.name)["Properties"].items() if k != "Stream"}
+        if "DestinationConfig" in wanted:
+            wanted["DestinationConfig"] = {"OnFailure": {"Destination": failures_arn}}
+        stubber.add_response("update_event_source_mapping", {}, {"UUID": uuid, **wanted})
+    with stubber:
+        updated = infra.apply_mapping_settings(client, sqs, "dev")
+    stubber.assert_no_pending_responses()
+    assert len(updated) == len(infra.event_sources())
