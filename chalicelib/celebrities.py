@@ -98,3 +98,4 @@ def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
     elif kind == "promote":
         _update_if_exists(author_id, [UserModel.celebrity_state.set(CELEBRITY)],
                           UserModel.celebrity_state == PROMOTING)
+        check_transition(author_id)  # unfollows during the promotion were not checked

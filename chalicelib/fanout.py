@@ -27,7 +27,7 @@ def on_tweet_record(record: dict) -> None:
 def deliver_tweet(tweet_id: int, author_id: int) -> None:
     author = UserModel.get(author_id, consistent_read=True, attributes_to_get=["id", "celebrity_state"])
     if author.celebrity_state == celebrities.CELEBRITY:
-        timelines.add_entries([timelines.entry(author_id, tweet_id, author_id)])
+        timelines.write_entries([author_id], tweet_id, author_id)  # its own entry only, trimmed like any
         return
     # The author's own entry rides in the first batch: ceil((F + 1) / 25) writes.
     deliver_page(tweet_id, author_id, cursor=None, carry=[author_id])

@@ -110,3 +110,156 @@ def make_tweet(api):
         return reply.json
 
     return make
+
+
+# --- home timelines: the event pump and its settings ------------------------
+
+@pytest.fixture
+def cheap_passwords(monkeypatch):
+    """For tests that need many accounts: a cheap scrypt cost keeps sign-up
+    fast (the stored form still records the cost, so log-in still works)."""
+    from chalicelib import passwords
+
+    monkeypatch.setattr(passwords, "LOG2_N", 4)
+
+
+@pytest.fixture
+def pump_factory(fresh_tables, monkeypatch):
+    """Builds event pumps for the real app's handlers (streams and the
+    fan-out queue, with the stack's retry, bisect and on-failure settings).
+
+    `pump_factory()` pumps every handler; `pump_factory(["on_follow_change"])`
+    only those named, so a test can run one stream ahead of another (AWS
+    orders nothing between them); `wrap(name, handler)` may return a handler
+    that stands in for it (to duplicate deliveries or inject failures).
+
+    Transitions in and out of the celebrity path are not delayed here: a
+    delayed SQS message is invisible to `drain()`. The celebrity cache starts
+    empty, so no test sees another's pulled tweets."""
+    from chalice import Chalice
+
+    from app import app
+    from chalicelib import settings, timelines
+    from devstack.pump import EventPump
+    from devstack.schema import ensure_queues, mapping_policies
+
+    monkeypatch.setattr(settings, "TRANSITION_DELAY_SECONDS", 0)
+    monkeypatch.setattr(timelines, "_celebrity_cache", {})
+    ensure_queues(boto3.client("sqs"))
+
+    def build(names=None, wrap=None) -> EventPump:
+        if names is None and wrap is None:
+            return EventPump.for_app(app, mapping_policies())
+        view = Chalice(app_name=app.app_name)  # the same handlers, some of them, maybe wrapped
+        view.event_sources = [s for s in app.event_sources if names is None or s.name in names]
+        view.handler_map = {s.name: wrap(s.name, app.handler_map[s.name]) if wrap else app.handler_map[s.name]
+                            for s in view.event_sources}
+        return EventPump.for_app(view, {name: policy for name, policy in mapping_policies().items()
+                                        if name in view.handler_map})
+
+    return build
+
+
+@pytest.fixture
+def pump(pump_factory):
+    """Every handler of the real app behind one pump. Tests act through
+    `api`, then call `pump.drain()`."""
+    return pump_factory()
+
+
+@pytest.fixture
+def queue_messages():
+    """Reads (and removes) what is waiting on one of the stack's queues,
+    by its short name ("stream-failures", "fanout-dlq", "fanout")."""
+    from chalicelib import settings
+
+    sqs = boto3.client("sqs")
+
+    def read(short_name: str) -> list[dict]:
+        url = sqs.get_queue_url(QueueName=settings.QUEUE_NAMES[short_name])["QueueUrl"]
+        bodies = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           VisibilityTimeout=30).get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    return read
+
+
+@pytest.fixture
+def home(api):
+    """Reads a whole home timeline through the API, every page; returns the
+    tweet ids newest first (and checks each page's contract on the way)."""
+
+    def read(token: str, limit: int = 100) -> list[str]:
+        ids, cursor = [], None
+        for _ in range(1000):
+            path = f"/timelines/home?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+            reply = api.get(path, token=token)
+            assert reply.status == 200, reply.json
+            ids += [t["id"] for t in reply.json["data"]]
+            cursor = reply.json["meta"]["next_cursor"]
+            if cursor is None:
+                return ids
+        raise AssertionError("the home timeline never ended")
+
+    return read
+
+
+class DynamoDBHooks:
+    """botocore event hooks on every DynamoDB client chalicelib calls through
+    (each PynamoDB model's and the one batches and transactions use), for
+    injecting failures: `on("BatchWriteItem", hook)` calls
+    `hook(request, operation)` before each such call, with the request's
+    parameters; the hook may raise, or return a parsed response to stand in
+    for DynamoDB's (see `respond`)."""
+
+    def __init__(self):
+        self._registered = []
+
+    @staticmethod
+    def clients():
+        from chalicelib import tables
+
+        seen = {id(tables.connection().client): tables.connection().client}
+        for model in tables.ALL_MODELS:
+            client = model._get_connection().connection.client
+            seen[id(client)] = client
+        return list(seen.values())
+
+    def on(self, operation: str, hook) -> None:
+        def before_call(params, model, **_):
+            return hook(json.loads(params["body"]), model.name)
+
+        for client in self.clients():
+            client.meta.events.register(f"before-call.dynamodb.{operation}", before_call)
+            self._registered.append((client, f"before-call.dynamodb.{operation}", before_call))
+
+    def clear(self) -> None:
+        for client, event, hook in self._registered:
+            client.meta.events.unregister(event, hook)
+        self._registered.clear()
+
+    @staticmethod
+    def respond(parsed: dict):
+        """What a hook returns to answer a call itself: (HTTP response, parsed body)."""
+        from botocore.awsrequest import AWSResponse
+
+        return AWSResponse("http://moto.invalid", 200, {}, None), {**parsed, "ResponseMetadata": {}}
+
+    @staticmethod
+    def error(code: str, operation: str):
+        from botocore.exceptions import ClientError
+
+        return ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, operation)
+
+
+@pytest.fixture
+def dynamodb_hooks():
+    hooks = DynamoDBHooks()
+    yield hooks
+    hooks.clear()

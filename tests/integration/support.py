@@ -28,3 +28,24 @@ def assert_error(reply, status, code=None, what=""):
     if code is not None:
         assert body["error"]["code"] == code, (what, body)
     return body["error"]
+
+
+def timeline_entries(user_id) -> list[str]:
+    """The tweet ids materialised in a user's home timeline (the table, not
+    the API: reading through the API would mark the reader active), newest
+    first."""
+    from chalicelib.tables import TimelineModel
+
+    return [str(int(e.tweet_id)) for e in TimelineModel.query(int(user_id), scan_index_forward=False,
+                                                              consistent_read=True)]
+
+
+def user_item(user_id):
+    """The stored user item, with its home timeline bookkeeping."""
+    from chalicelib.tables import UserModel
+
+    return UserModel.get(int(user_id), consistent_read=True)
+
+
+def celebrity_followees(user_id) -> set[str]:
+    return {str(int(c)) for c in user_item(user_id).celebrity_followees or ()}
