@@ -140,7 +140,8 @@ def _candidates(reader_id: int, celebrities: set[int], page: PageRequest,
 
 def home_page(reader_id: int, page: PageRequest) -> HomePage:
     try:
-        reader = UserModel.get(reader_id, attributes_to_get=["id", "celebrity_followees", "timeline_rebuilding"])
+        reader = UserModel.get(reader_id,
+                               attributes_to_get=["id", "celebrity_followees", "timeline_rebuilding"])
     except UserModel.DoesNotExist:
         raise errors.not_found("User") from None
     celebrities = {int(c) for c in reader.celebrity_followees or ()}
