@@ -174,4 +174,4 @@ def on_follow_change(event):
 
 @app.on_sqs_message(queue=settings.QUEUE_NAMES["fanout"], batch_size=10)
 def on_fanout_job(event):
-    return consumers.queue_batch(event.to_dict(), fanout.run_job_message, app.lambda_context)
+    return consumers.queue_batch(event.to_dict(), fanout.run_job_message, event.context)

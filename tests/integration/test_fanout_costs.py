@@ -9,7 +9,8 @@ import math
 import pytest
 from support import timeline_entries
 
-from chalicelib import settings
+from chalicelib import celebrities, settings
+from chalicelib.tables import UserModel
 from devstack.metering import DynamoDBCalls
 
 FOLLOWERS = 60
@@ -41,9 +42,6 @@ def audience(api, make_user, pump, cheap_passwords):
 
 def test_fan_out_costs_ceil_of_active_followers_plus_author_over_25(monkeypatch, make_tweet, audience, pump,
                                                                     no_trims):
-    from chalicelib import celebrities
-    from chalicelib.tables import UserModel
-
     author, token, followers = audience
     batches = math.ceil((FOLLOWERS + 1) / 25)
     assert batches == 3
@@ -112,11 +110,12 @@ def readers(api, make_user, make_tweet, pump, cheap_passwords, monkeypatch):
     return few, many, authors
 
 
-def read_calls(api, token, query="") -> dict:
+def read_calls(api, token, query="", items=None) -> dict:
+    """The calls of one page read, which must hold `items` tweets."""
     with DynamoDBCalls() as meter:
         reply = api.get(f"/timelines/home{query}", token=token)
     assert reply.status == 200, reply.json
-    assert reply.json["data"], "a page of nothing proves nothing"
+    assert len(reply.json["data"]) == items
     return dict(meter.counts)
 
 
@@ -124,14 +123,12 @@ PAGE_READ = {"GetItem": 1, "Query": 1, "BatchGetItem": 1}  # the reader; their t
 
 
 def test_a_home_page_costs_the_same_for_5_or_50_followees(api, monkeypatch, make_tweet, readers, pump):
-    from chalicelib import celebrities
-
     few, many, authors = readers
-    assert read_calls(api, few) == PAGE_READ
-    assert read_calls(api, many) == PAGE_READ
-    assert read_calls(api, many, "?limit=100") == PAGE_READ  # 50 tweets and 50 follows: one BatchGetItem
+    assert read_calls(api, few, items=5) == PAGE_READ
+    assert read_calls(api, many, items=20) == PAGE_READ
+    assert read_calls(api, many, "?limit=100", items=50) == PAGE_READ  # 50 tweets, 50 follows: 100 keys
     cursor = api.get("/timelines/home?limit=20", token=many).json["meta"]["next_cursor"]
-    assert read_calls(api, many, f"?limit=20&cursor={cursor}") == PAGE_READ
+    assert read_calls(api, many, f"?limit=20&cursor={cursor}", items=20) == PAGE_READ
 
     # Each followed celebrity adds one Query, unless the container's cache has it.
     monkeypatch.setattr(settings, "CELEBRITY_THRESHOLD", 2)
@@ -141,10 +138,10 @@ def test_a_home_page_costs_the_same_for_5_or_50_followees(api, monkeypatch, make
     for n in (0, 1):
         make_tweet(authors[n], f"celebrity {n} again")
     pump.drain()
-    for token in (few, many):
-        assert read_calls(api, token) == {**PAGE_READ, "Query": 1 + 2}
+    for token, items in ((few, 5 + 2), (many, 20)):
+        assert read_calls(api, token, items=items) == {**PAGE_READ, "Query": 1 + 2}
 
     monkeypatch.setattr(settings, "CELEBRITY_CACHE_SECONDS", 60)
-    assert read_calls(api, few) == {**PAGE_READ, "Query": 3}  # fills the container's cache...
-    assert read_calls(api, many) == PAGE_READ  # ...which serves every reader after
-    assert read_calls(api, few) == PAGE_READ
+    assert read_calls(api, few, items=7) == {**PAGE_READ, "Query": 3}  # fills the container's cache...
+    assert read_calls(api, many, items=20) == PAGE_READ  # ...which serves every reader after
+    assert read_calls(api, few, items=7) == PAGE_READ

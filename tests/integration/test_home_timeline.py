@@ -9,7 +9,8 @@ the API (`home`, every page)."""
 import pytest
 from support import assert_error, celebrity_followees, timeline_entries, user_item
 
-from chalicelib import activity, celebrities, jobs, settings
+from chalicelib import activity, celebrities, jobs, settings, timelines
+from devstack.metering import DynamoDBCalls
 
 
 def ids(tweets) -> list[str]:
@@ -310,8 +311,10 @@ def test_a_rebuild_over_several_pages_stays_partial_until_the_last(api, monkeypa
     later = activity.today() + settings.ACTIVE_DAYS + 1
     monkeypatch.setattr(activity, "today", lambda: later)
     posted = [make_tweet(token, f"while away {n}")["id"] for n, (_, token) in enumerate(authors)]
+    pump.drain()
+    assert timeline_entries(reader["id"]) == []  # the fan-out skipped the reader, who is away
     own = make_tweet(reader_token, "back")["id"]  # this request starts the rebuild
-    pump.drain()  # the tweets' fan-out, which skips nobody now... and the rebuild, which runs in 3 pages
+    pump.drain()  # the rebuild runs in 3 pages of followees
     # The authors were away too (their own rebuilds have one page each); the reader follows 5.
     assert sum(kind == "rebuild" and job["user_id"] == int(reader["id"]) for kind, job in sent_jobs) == 3
     assert timeline_entries(reader["id"]) == newest_first(posted, [own])
@@ -321,7 +324,7 @@ def test_a_rebuild_over_several_pages_stays_partial_until_the_last(api, monkeypa
     away_again = later + settings.ACTIVE_DAYS + 1
     monkeypatch.setattr(activity, "today", lambda: away_again)
     sent_jobs.clear()
-    assert api.get("/me", token=reader_token).status == 200
+    assert api.post("/auth/login", {"handle": "reader", "password": "correct horse"}).status == 200
     partial_after_each_page = []
     while pump.poll_once():
         partial_after_each_page.append(user_item(reader["id"]).timeline_rebuilding)
@@ -330,16 +333,16 @@ def test_a_rebuild_over_several_pages_stays_partial_until_the_last(api, monkeypa
 
 
 def test_activity_costs_at_most_one_write_per_user_per_day(api, monkeypatch, make_user):
-    from devstack.metering import DynamoDBCalls
-
-    _, token = make_user("alice")
-    monkeypatch.setattr(activity, "today", lambda: activity.time.time() // 86400 + 1)
+    alice, token = make_user("alice")
+    tomorrow = activity.today() + 1
+    monkeypatch.setattr(activity, "today", lambda: tomorrow)
     with DynamoDBCalls() as first:
         api.get("/me", token=token)
     with DynamoDBCalls() as second:
         api.get("/me", token=token)
         api.get("/timelines/home", token=token)
     assert first.counts["UpdateItem"] == 1
+    assert user_item(alice["id"]).last_active_day == tomorrow
     assert second.counts["UpdateItem"] == 0
     # Another container has not marked her yet: its conditional update writes nothing.
     monkeypatch.setattr(activity, "_marked_today", {})
@@ -470,6 +473,8 @@ def test_following_and_unfollowing_a_celebrity(api, make_user, make_tweet, follo
     assert timeline_entries(newcomer["id"]) == [own]  # no backfill: a celebrity is pulled
     assert home(token) == newest_first(pulled, [own])
     assert home(token, limit=1) == newest_first(pulled, [own])  # page by page as well
+    newer = api.get(f"/timelines/home?since_id={pulled[0]}", token=token).json["data"]
+    assert ids(newer) == newest_first(pulled[1:], [own])
 
     assert api.delete(f"/tweets/{pulled[1]}", token=star_token).status == 204
     assert home(token) == newest_first([pulled[0], pulled[2]], [own])
@@ -479,6 +484,34 @@ def test_following_and_unfollowing_a_celebrity(api, make_user, make_tweet, follo
     pump.drain()
     assert celebrity_followees(newcomer["id"]) == set()
     assert home(token) == [own]
+
+
+def test_pulled_tweets_come_from_a_short_lived_cache_and_deletes_still_apply(monkeypatch, api, make_user,
+                                                                              make_tweet, follow, pump, home,
+                                                                              low_threshold):
+    star, star_token = make_user("star")
+    fans = [make_user(f"fan{n}") for n in range(5)]
+    for _, token in fans:
+        follow(token, "star")
+    pump.drain()
+    pulled = [make_tweet(star_token, f"pulled {n}")["id"] for n in range(3)]
+    pump.drain()
+    monkeypatch.setattr(settings, "CELEBRITY_CACHE_SECONDS", 60)
+    reader = fans[0][1]
+    # Pages of up to CELEBRITY_PULL (50) come from the cache; bigger ones query.
+    assert home(reader, limit=20) == pulled[::-1]  # fills the cache
+
+    later = make_tweet(star_token, "not in the cache yet")["id"]
+    assert api.delete(f"/tweets/{pulled[1]}", token=star_token).status == 204
+    pump.drain()
+    assert home(reader, limit=20) == [pulled[2], pulled[0]]  # the cached list, less what was deleted since
+    assert home(fans[1][1], limit=20) == [pulled[2], pulled[0]]  # one cache for every reader
+    assert home(reader, limit=100) == [later, pulled[2], pulled[0]]
+
+    [(expires, recent)] = timelines._celebrity_cache.values()  # (monotonic expiry, cached ids)
+    assert expires - timelines.time.monotonic() <= 60
+    timelines._celebrity_cache[int(star["id"])] = (timelines.time.monotonic() - 1, recent)  # time passes
+    assert home(reader, limit=20) == [later, pulled[2], pulled[0]]
 
 
 def test_a_promotion_that_ends_below_the_exit_line_is_undone(make_user, make_tweet, follow, unfollow,

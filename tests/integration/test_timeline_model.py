@@ -1,14 +1,18 @@
 """Home timelines against a naive model, under at-least-once delivery.
 
 A hypothesis state machine posts, deletes, follows and unfollows through the
-API among a few users, with a celebrity threshold low enough that authors
-cross it both ways. Events are delivered by one pump per handler, stepped in
-any order (AWS orders nothing between the two streams and the queue);
-deliveries are duplicated, and invocations crash after their k-th write
-(DynamoDB or SQS) and are retried by the pump. Once everything is drained,
-every user's home timeline, read through the API page by page, must be
-exactly: their own tweets and those of whom they follow now, minus the
-deleted ones, newest first.
+API among a few users, with a celebrity threshold (2 or 3 followers) low
+enough that authors cross it both ways, and fan-out pages of one follower.
+Events are delivered by one pump per handler, stepped in any order (AWS
+orders nothing between the two streams and the queue); deliveries are
+duplicated, and invocations crash after their k-th write (DynamoDB or SQS)
+and are retried by the pump.
+
+Mid-flight, a home timeline may lack what is still on its way, but never
+serves a deleted tweet, an unfollowed author's, or one twice. Once
+everything is drained, every user's home timeline, read through the API
+page by page, must be exactly: their own tweets and those of whom they
+follow now, minus the deleted ones, newest first.
 
 Kept inside the model's assumptions: fewer tweets per author than
 BACKFILL_TWEETS and fewer in all than TIMELINE_MAX (test_home_timeline
@@ -18,6 +22,7 @@ and the queue's receive limit, so no event is given up on.
 import copy
 
 import boto3
+import pytest
 import requests
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -77,6 +82,7 @@ class Deliveries:
         return invoke
 
 
+@pytest.mark.timeout(900)  # hypothesis shrinks a failure for up to 5 minutes; let it report
 def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamodb_hooks, monkeypatch,
                                         queue_messages, cheap_passwords):
     monkeypatch.setattr(chirp, "CELEBRITY_THRESHOLD", 3)  # each example sets its own, 2 or 3
@@ -226,6 +232,6 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
     try:
         run_state_machine_as_test(HomeTimelines, settings=settings(
             max_examples=20, stateful_step_count=15, deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+            suppress_health_check=[HealthCheck.too_slow]))
     finally:
         deliveries.close()
