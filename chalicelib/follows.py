@@ -75,11 +75,7 @@ def following_page(user_id: int, cursor: int | None) -> tuple[list[int], int | N
 
 
 def _id_page(index, user_id, cursor, other_id):
-    size = settings.FANOUT_PAGE_SIZE
-    condition = FollowModel.follow_id < cursor if cursor is not None else None
-    rows = list(index.query(user_id, range_key_condition=condition, scan_index_forward=False,
-                            limit=size + 1, page_size=size + 1))
-    more, rows = len(rows) > size, rows[:size]
+    rows, more = _rows(index, user_id, PageRequest(settings.FANOUT_PAGE_SIZE, max_id=cursor))
     return [other_id(r) for r in rows], (int(rows[-1].follow_id) if more else None)
 
 
@@ -96,11 +92,16 @@ def following(user_id: int, page: PageRequest) -> tuple[list[UserModel], bool, i
 
 
 def _page(index, user_id, page, other_id):
-    condition = range_condition(FollowModel.follow_id, page)
-    if condition is EMPTY:
-        return [], False, None
-    rows = list(index.query(user_id, range_key_condition=condition, scan_index_forward=False,
-                            limit=page.limit + 1, page_size=page.limit + 1))
-    more, rows = len(rows) > page.limit, rows[: page.limit]
+    rows, more = _rows(index, user_id, page)
     users = accounts.users_by_ids([other_id(r) for r in rows]) if rows else []
     return users, more, (int(rows[-1].follow_id) if rows else None)
+
+
+def _rows(index, user_id, page: PageRequest) -> tuple[list[FollowModel], bool]:
+    """One Query of a follows index, newest follow first, and whether more follow."""
+    condition = range_condition(FollowModel.follow_id, page)
+    if condition is EMPTY:
+        return [], False
+    rows = list(index.query(user_id, range_key_condition=condition, scan_index_forward=False,
+                            limit=page.limit + 1, page_size=page.limit + 1))
+    return rows[: page.limit], len(rows) > page.limit
