@@ -12,15 +12,21 @@ from chalicelib import (
     errors,
     fanout,
     follows,
+    hashtags,
     inputs,
+    likes,
+    notifications,
     pages,
+    retweets,
     settings,
+    streams,
     timelines,
     tokens,
+    trends,
     tweets,
     web,
 )
-from chalicelib.shapes import tweet_json, user_json
+from chalicelib.shapes import notification_json, tweet_json, user_json
 
 app = Chalice(app_name="chirp")
 app.register_middleware(web.error_middleware, "http")
@@ -83,10 +89,16 @@ def get_user(handle):
 def user_tweets(handle):
     user = accounts.get_by_handle(inputs.path_handle(handle))
     scope = f"user-tweets:{int(user.id)}"
+    return _tweet_list(scope, lambda page: tweets.user_timeline(int(user.id), page))
+
+
+def _tweet_list(scope, list_page):
+    """A list of tweets read by `list_page(page) -> (tweets, more)`, with
+    the originals of any retweets among them."""
     page = pages.page_request(_request().query_params, scope)
-    items, more = tweets.user_timeline(int(user.id), page)
-    return pages.page([tweet_json(t) for t in items], page, scope, more,
-                      int(items[-1].id) if items else None)
+    items, more = list_page(page)
+    shown = [tweet_json(*pair) for pair in tweets.with_originals(items)]
+    return pages.page(shown, page, scope, more, int(items[-1].id) if items else None)
 
 
 @app.route("/users/{handle}/followers")
@@ -136,13 +148,66 @@ def post_tweet():
 
 @app.route("/tweets/{tweet_id}")
 def get_tweet(tweet_id):
-    return tweet_json(tweets.get(inputs.path_id(tweet_id, "Tweet")))
+    tweet = tweets.get(inputs.path_id(tweet_id, "Tweet"))
+    original = tweets.get(int(tweet.retweet_of_id)) if tweet.retweet_of_id is not None else None
+    return tweet_json(tweet, original)
 
 
 @app.route("/tweets/{tweet_id}", methods=["DELETE"], authorizer=bearer_auth)
 def delete_tweet(tweet_id):
     tweets.delete_tweet(web.caller_id(_request()), inputs.path_id(tweet_id, "Tweet"))
     return Response(body="", status_code=204)
+
+
+@app.route("/tweets/{tweet_id}/replies")
+def tweet_replies(tweet_id):
+    parent = inputs.path_id(tweet_id, "Tweet")
+    return _tweet_list(f"replies:{parent}", lambda page: tweets.replies(parent, page))
+
+
+@app.route("/tweets/{tweet_id}/retweet", methods=["POST", "DELETE"], authorizer=bearer_auth)
+def retweet(tweet_id):
+    target, caller = inputs.path_id(tweet_id, "Tweet"), web.caller_id(_request())
+    if _request().method == "POST":
+        item, original, created = retweets.retweet(accounts.get_by_id(caller), target)
+        return Response(tweet_json(item, original), status_code=201 if created else 200)
+    retweets.undo_retweet(caller, target)
+    return {"retweeted": False}
+
+
+@app.route("/tweets/{tweet_id}/like", methods=["POST", "DELETE"], authorizer=bearer_auth)
+def like(tweet_id):
+    target, caller = inputs.path_id(tweet_id, "Tweet"), web.caller_id(_request())
+    if _request().method == "POST":
+        likes.like(caller, target)
+        return {"liked": True}
+    likes.unlike(caller, target)
+    return {"liked": False}
+
+
+# --- hashtags, trends, notifications -----------------------------------------
+
+@app.route("/hashtags/{tag}/tweets")
+def hashtag_tweets(tag):
+    tag = inputs.path_hashtag(tag)
+    scope = f"hashtag:{hashtags.tag_key(tag)}"
+    page = pages.page_request(_request().query_params, scope)
+    items, more, last_key = hashtags.page(tag, page)
+    return pages.page([tweet_json(t) for t in items], page, scope, more, last_key)
+
+
+@app.route("/trends")
+def current_trends():
+    return {"data": trends.current(), "meta": {"window_minutes": settings.TREND_WINDOW_MINUTES}}
+
+
+@app.route("/notifications", authorizer=bearer_auth)
+def user_notifications():
+    caller = web.caller_id(_request())
+    scope = f"notifications:{caller}"
+    page = pages.page_request(_request().query_params, scope)
+    shown, more, last_key = notifications.page(caller, page)
+    return pages.page([notification_json(*s) for s in shown], page, scope, more, last_key)
 
 
 # --- home timeline ----------------------------------------------------------
@@ -153,7 +218,7 @@ def home_timeline():
     scope = f"home:{reader}"
     page = pages.page_request(_request().query_params, scope)
     home = timelines.home_page(reader, page)
-    body = pages.page([tweet_json(t) for t in home.tweets], page, scope, home.more, home.last_key)
+    body = pages.page([tweet_json(*shown) for shown in home.tweets], page, scope, home.more, home.last_key)
     body["meta"]["partial"] = home.partial  # true while a returning user's timeline is rebuilt
     return body
 
@@ -163,13 +228,19 @@ def home_timeline():
 @app.on_dynamodb_record(stream_arn=settings.TWEETS_STREAM_ARN, batch_size=100,
                         starting_position="TRIM_HORIZON")
 def on_tweet_change(event):
-    return consumers.stream_batch(event.to_dict(), fanout.on_tweet_record)
+    return consumers.stream_batch(event.to_dict(), streams.on_tweet_record)
 
 
 @app.on_dynamodb_record(stream_arn=settings.FOLLOWS_STREAM_ARN, batch_size=100,
                         starting_position="TRIM_HORIZON")
 def on_follow_change(event):
-    return consumers.stream_batch(event.to_dict(), fanout.on_follow_record)
+    return consumers.stream_batch(event.to_dict(), streams.on_follow_record)
+
+
+@app.on_dynamodb_record(stream_arn=settings.LIKES_STREAM_ARN, batch_size=100,
+                        starting_position="TRIM_HORIZON")
+def on_like_change(event):
+    return consumers.stream_batch(event.to_dict(), streams.on_like_record)
 
 
 @app.on_sqs_message(queue=settings.QUEUE_NAMES["fanout"], batch_size=10)

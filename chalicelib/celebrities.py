@@ -88,7 +88,7 @@ def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
         for follower in followers:
             add_followee(follower, author_id)
     else:
-        recent = tweets.recent_ids(author_id, settings.BACKFILL_TWEETS)
+        recent = tweets.recent(author_id, settings.BACKFILL_TWEETS)
         for follower in activity.active_only(followers):
             timelines.write_entries_for(follower, recent, author_id)
         for follower in followers:

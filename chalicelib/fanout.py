@@ -8,8 +8,9 @@ path (chalicelib.celebrities) is not fanned out; readers pull those tweets.
 Every step is idempotent (an entry's key is (user, tweet)), so redelivery
 and retries only rewrite what is already there.
 """
-from chalicelib import activity, celebrities, follows, jobs, settings, timelines, tweets
+from chalicelib import activity, celebrities, follows, jobs, retweets, settings, timelines, tweets
 from chalicelib.tables import FollowModel, TweetModel, UserModel
+from chalicelib.tweets import Ref
 
 # --- the tweets stream ------------------------------------------------------
 
@@ -17,23 +18,24 @@ def on_tweet_record(record: dict) -> None:
     change = record["dynamodb"]
     if record["eventName"] == "INSERT":
         tweet = TweetModel.from_raw_data(change["NewImage"])
-        deliver_tweet(int(tweet.id), int(tweet.author_id))
+        deliver_tweet(tweets.ref(tweet), int(tweet.author_id))
     elif record["eventName"] == "REMOVE":
         tweet = TweetModel.from_raw_data(change["OldImage"])
         retract_tweet(int(tweet.id), int(tweet.author_id))
     # MODIFY only changes counts: timeline entries hold ids, nothing to do.
 
 
-def deliver_tweet(tweet_id: int, author_id: int) -> None:
+def deliver_tweet(ref: Ref, author_id: int) -> None:
+    """A tweet or retweet (which travels exactly like a tweet)."""
     author = UserModel.get(author_id, consistent_read=True, attributes_to_get=["id", "celebrity_state"])
     if author.celebrity_state == celebrities.CELEBRITY:
-        timelines.write_entries([author_id], tweet_id, author_id)  # its own entry only, trimmed like any
+        timelines.write_entries([author_id], ref, author_id)  # its own entry only, trimmed like any
         return
     # The author's own entry rides in the first batch: ceil((F + 1) / 25) writes.
-    deliver_page(tweet_id, author_id, cursor=None, carry=[author_id])
+    deliver_page(ref, author_id, cursor=None, carry=[author_id])
 
 
-def deliver_page(tweet_id: int, author_id: int, cursor: int | None, carry: list[int]) -> None:
+def deliver_page(ref: Ref, author_id: int, cursor: int | None, carry: list[int]) -> None:
     """Delivers to one page of followers, then hands the next page to a job.
 
     Recipients that do not fill a batch of 25 are carried into the next
@@ -41,15 +43,16 @@ def deliver_page(tweet_id: int, author_id: int, cursor: int | None, carry: list[
     calls however the pages fall.
     """
     followers, next_cursor = follows.follower_page(author_id, cursor)
-    if not tweets.exists(tweet_id):
+    if not tweets.exists(ref.tweet_id):
         return  # deleted meanwhile: the retraction covers what was written
     recipients = carry + activity.active_only(followers)
     if next_cursor is not None:
         keep = len(recipients) - len(recipients) % settings.BATCH_WRITE_MAX
         recipients, carry = recipients[:keep], recipients[keep:]
-    timelines.write_entries(recipients, tweet_id, author_id)
+    timelines.write_entries(recipients, ref, author_id)
     if next_cursor is not None:
-        jobs.send("deliver", tweet_id=tweet_id, author_id=author_id, cursor=next_cursor, carry=carry)
+        jobs.send("deliver", tweet_id=ref.tweet_id, original_id=ref.original_id, author_id=author_id,
+                  cursor=next_cursor, carry=carry)
 
 
 def retract_tweet(tweet_id: int, author_id: int, cursor: int | None = None) -> None:
@@ -87,7 +90,7 @@ def backfill(follower_id: int, followee_id: int) -> None:
     """Copies the followee's most recent tweets into the follower's timeline,
     unless the follower has unfollowed again since (the stream may lag)."""
     if follows.is_following(follower_id, followee_id):
-        recent = tweets.recent_ids(followee_id, settings.BACKFILL_TWEETS)
+        recent = tweets.recent(followee_id, settings.BACKFILL_TWEETS)
         timelines.write_entries_for(follower_id, recent, followee_id)
 
 
@@ -99,13 +102,18 @@ def run_job_message(body: str) -> None:
 
 def run_job(kind: str, job: dict) -> None:
     if kind == "deliver":
-        deliver_page(job["tweet_id"], job["author_id"], job["cursor"], job["carry"])
+        ref = Ref(job["tweet_id"], job.get("original_id"))
+        deliver_page(ref, job["author_id"], job["cursor"], job["carry"])
     elif kind == "retract":
         retract_tweet(job["tweet_id"], job["author_id"], job["cursor"])
     elif kind in ("promote", "demote"):
         celebrities.run_transition_page(kind, job["author_id"], job.get("cursor"))
     elif kind == "rebuild":
         rebuild_page(job["user_id"], job.get("cursor"))
+    elif kind == "drop-retweets":
+        retweets.drop_retweets(job["tweet_id"], job["cursor"])
+    elif kind == "drop-likes":
+        retweets.drop_likes(job["tweet_id"], job["cursor"])
     else:
         raise ValueError(f"unknown job kind {kind!r}")
 
@@ -119,9 +127,9 @@ def rebuild_page(user_id: int, cursor: int | None) -> None:
     for celebrity in pulled:  # normally there already; cheap to make sure
         celebrities.add_followee(user_id, celebrity)
     requests = [timelines.entry(user_id, t, followee) for followee in followees if followee not in pulled
-                for t in tweets.recent_ids(followee, settings.BACKFILL_TWEETS)]
+                for t in tweets.recent(followee, settings.BACKFILL_TWEETS)]
     if cursor is None:
-        own = tweets.recent_ids(user_id, settings.BACKFILL_TWEETS)
+        own = tweets.recent(user_id, settings.BACKFILL_TWEETS)
         requests += [timelines.entry(user_id, t, user_id) for t in own]
     newest = sorted(requests, key=lambda r: -int(r["PutRequest"]["Item"]["tweet_id"]["N"]))
     timelines.add_entries(newest[: settings.TIMELINE_MAX])

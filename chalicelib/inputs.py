@@ -2,8 +2,9 @@
 (or 413) ApiError with a message a client developer can act on."""
 import json
 import re
+from urllib.parse import unquote
 
-from chalicelib import errors, settings
+from chalicelib import errors, settings, tweet_text
 from chalicelib.ids import parse_id
 
 HANDLE_RE = re.compile(rf"[A-Za-z0-9_]{{1,{settings.HANDLE_MAX}}}")
@@ -100,3 +101,12 @@ def path_handle(value: str) -> str:
     if not HANDLE_RE.fullmatch(value or ""):
         raise errors.not_found("User")
     return value
+
+
+def path_hashtag(value: str) -> str:
+    """A hashtag in a URL path, with or without its `#` (sent as %23)."""
+    tag = unquote(value or "")
+    tag = tag[1:] if tag[:1] in ("#", "\uff03") else tag
+    if not tweet_text.is_valid_hashtag("#" + tag):
+        raise errors.bad_request(f"`{tag}` is not a hashtag.", "invalid_hashtag")
+    return tag

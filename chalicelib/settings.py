@@ -21,7 +21,8 @@ NAME_PATTERN = "chirp-{stage}-{name}"  # tables and queues
 TABLE_NAMES = {
     table: os.environ.get(f"{table.upper()}_TABLE",
                           NAME_PATTERN.format(stage=STAGE, name=table))
-    for table in ("users", "handles", "tweets", "follows", "idempotency", "timelines")
+    for table in ("users", "handles", "tweets", "follows", "idempotency", "timelines",
+                  "retweets", "likes", "hashtags", "trends", "notifications")
 }
 
 # Queues (SQS). Names follow the same pattern; see infra/ for their DLQs.
@@ -44,6 +45,7 @@ def _stream_arn(table: str) -> str:
 
 TWEETS_STREAM_ARN = _stream_arn("tweets")
 FOLLOWS_STREAM_ARN = _stream_arn("follows")
+LIKES_STREAM_ARN = _stream_arn("likes")
 
 # Auth. Locally the key is an environment variable; deployed stages name an
 # SSM SecureString parameter instead, so no real key is ever in the repo.
@@ -83,3 +85,14 @@ TRIM_EVERY = _int("TRIM_EVERY", 50)  # trim a timeline on about one delivery in 
 # author's followers, so follows written just before are visible in the
 # followers index (GSIs are eventually consistent).
 TRANSITION_DELAY_SECONDS = _int("TRANSITION_DELAY_SECONDS", 5)
+
+# Tweet content (chalicelib.hashtags, trends, retweets, notifications).
+HASHTAG_SHARDS = _int("HASHTAG_SHARDS", 4)  # partitions a tag's timeline is spread over
+HASHTAGS_PER_TRANSACTION = 50  # marker + counter per tag: 100 operations, DynamoDB's cap
+CASCADE_PAGE_SIZE = 100  # retweets or likes of a deleted tweet removed per call
+TREND_WINDOW_MINUTES = _int("TREND_WINDOW_MINUTES", 60)  # trends count the last hour...
+TREND_HALF_LIFE_MINUTES = 20  # ...a use this old counts half as much as one now
+TREND_BUCKET_MINUTES = 5  # counters are kept per tag per bucket of this many minutes
+TREND_SHARDS = 4  # each bucket's counters are spread over this many partitions
+TREND_REFRESH_SECONDS = _int("TREND_REFRESH_SECONDS", 60)  # how stale the trends list may get
+TRENDS_LISTED = 10  # tags in GET /trends

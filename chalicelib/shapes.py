@@ -1,6 +1,8 @@
 """How stored items look to API clients (the contract's shapes)."""
 from chalicelib.ids import id_created_at
-from chalicelib.tables import TweetModel, UserModel
+from chalicelib.tables import NotificationModel, TweetModel, UserModel
+
+NO_ENTITIES = {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}
 
 
 def _id(value) -> str | None:
@@ -20,7 +22,8 @@ def user_json(user: UserModel) -> dict:
     }
 
 
-def tweet_json(tweet: TweetModel) -> dict:
+def tweet_json(tweet: TweetModel, original: TweetModel | None = None) -> dict:
+    """A tweet; for a retweet, pass the original it carries in `retweet_of`."""
     return {
         "id": _id(tweet.id),
         "author": {
@@ -30,6 +33,7 @@ def tweet_json(tweet: TweetModel) -> dict:
         },
         "text": tweet.text,
         "created_at": id_created_at(int(tweet.id)),
+        "entities": tweet.entities or NO_ENTITIES,
         "reply_to_id": _id(tweet.reply_to_id),
         "quote_of_id": _id(tweet.quote_of_id),
         "conversation_id": _id(tweet.conversation_id),
@@ -38,4 +42,15 @@ def tweet_json(tweet: TweetModel) -> dict:
             "retweets": int(tweet.retweet_count or 0),
             "replies": int(tweet.reply_count or 0),
         },
+        "retweet_of": tweet_json(original) if original is not None else None,
+    }
+
+
+def notification_json(notification: NotificationModel, actor: UserModel, tweet: TweetModel | None) -> dict:
+    return {
+        "id": _id(notification.id),
+        "type": notification.type,
+        "actor": user_json(actor),
+        "tweet": tweet_json(tweet) if tweet is not None else None,
+        "created_at": id_created_at(int(notification.id)),
     }

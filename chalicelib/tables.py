@@ -4,6 +4,7 @@ local stack's CreateTable calls and into `infra/tables.json`.
 """
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     NumberAttribute,
     NumberSetAttribute,
     TTLAttribute,
@@ -67,9 +68,27 @@ class TweetsByAuthor(GlobalSecondaryIndex):
     id = NumberAttribute(range_key=True)
 
 
+class RepliesByTime(GlobalSecondaryIndex):
+    """The replies to a tweet, newest first (sparse: only replies have a
+    `reply_to_id`). Projects everything so a page is one Query."""
+
+    class Meta:
+        index_name = "replies"
+        projection = AllProjection()
+
+    reply_to_id = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
 class TweetModel(Model):
     """A tweet, by id. The author's handle and display name are copied in so
-    that a page of tweets is hydrated without reading the users table."""
+    that a page of tweets is hydrated without reading the users table.
+
+    A retweet is a tweet of its own: its author is the retweeter, its text
+    is empty and `retweet_of_id` names the original (chalicelib.retweets).
+    Entities are extracted once, when the tweet is written, with each
+    mention's user id resolved then (chalicelib.tweets).
+    """
 
     class Meta(_Meta):
         table_name = settings.TABLE_NAMES["tweets"]
@@ -80,14 +99,19 @@ class TweetModel(Model):
     author_handle = UnicodeAttribute()
     author_display_name = UnicodeAttribute()
     text = UnicodeAttribute()
+    entities = JSONAttribute(null=True)  # the contract's `entities`; None for a retweet
     reply_to_id = NumberAttribute(null=True)
+    reply_to_author_id = NumberAttribute(null=True)  # whom a reply notifies
     quote_of_id = NumberAttribute(null=True)
     conversation_id = NumberAttribute()
+    retweet_of_id = NumberAttribute(null=True)
+    retweet_of_author_id = NumberAttribute(null=True)  # whom a retweet notifies
     like_count = NumberAttribute(default=0)
     retweet_count = NumberAttribute(default=0)
     reply_count = NumberAttribute(default=0)
 
     by_author = TweetsByAuthor()
+    replies = RepliesByTime()
 
 
 class FollowingByTime(LocalSecondaryIndex):
@@ -152,9 +176,22 @@ class TimelineByAuthor(LocalSecondaryIndex):
     author_id = NumberAttribute(range_key=True)
 
 
+class TimelineByOriginal(LocalSecondaryIndex):
+    """A reader's retweet entries of one original (sparse: plain tweets have
+    no `original_id`): which of them is shown, the oldest, is read here."""
+
+    class Meta:
+        index_name = "by-original"
+        projection = KeysOnlyProjection()
+
+    user_id = NumberAttribute(hash_key=True)
+    original_id = NumberAttribute(range_key=True)
+
+
 class TimelineModel(Model):
     """One entry of a user's home timeline: ids only, newest first by key.
-    Written by fan-out (chalicelib.fanout), read by chalicelib.timelines."""
+    Written by fan-out (chalicelib.fanout), read by chalicelib.timelines.
+    A retweet's entry also names the original it carries."""
 
     class Meta(_Meta):
         table_name = settings.TABLE_NAMES["timelines"]
@@ -162,12 +199,86 @@ class TimelineModel(Model):
     user_id = NumberAttribute(hash_key=True)
     tweet_id = NumberAttribute(range_key=True)
     author_id = NumberAttribute()
+    original_id = NumberAttribute(null=True)
 
     by_author = TimelineByAuthor()
+    by_original = TimelineByOriginal()
 
 
-ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel)
-TTL_ATTRIBUTES = {IdempotencyModel: "expires_at"}
+class RetweetModel(Model):
+    """`user_id` retweeted `tweet_id` as `retweet_id`: the key makes a
+    retweet unique per user and original. Written in the same transaction
+    as the retweet's own tweet item."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["retweets"]
+
+    tweet_id = NumberAttribute(hash_key=True)
+    user_id = NumberAttribute(range_key=True)
+    retweet_id = NumberAttribute()
+
+
+class LikeModel(Model):
+    """`user_id` likes `tweet_id`; `like_id` is a time-ordered id (the key
+    of the like's notification). Its stream writes the notification."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["likes"]
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    tweet_id = NumberAttribute(hash_key=True)
+    user_id = NumberAttribute(range_key=True)
+    like_id = NumberAttribute()
+    author_id = NumberAttribute()  # the tweet's author: whom the like notifies
+
+
+class HashtagModel(Model):
+    """A tweet in a hashtag's timeline. The partition is the normalised tag
+    plus a shard (`tag#3`) chosen from the tweet id, so a trending tag's
+    writes spread over HASHTAG_SHARDS partitions; reads merge the shards."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["hashtags"]
+
+    tag_shard = UnicodeAttribute(hash_key=True)
+    tweet_id = NumberAttribute(range_key=True)
+
+
+class TrendModel(Model):
+    """Hashtag use counters, one item per (time bucket, tag), with the
+    bucket's partitions spread by tag (`bucket#shard`); plus one item,
+    bucket "top", holding the current trends list that GET /trends reads."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["trends"]
+
+    bucket = UnicodeAttribute(hash_key=True)
+    tag = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(null=True)
+    display = UnicodeAttribute(null=True)  # the tag as first written
+    top = JSONAttribute(null=True)  # on the "top" item: [{tag, count}, ...]
+    computed_at = NumberAttribute(null=True)  # on the "top" item: Unix seconds
+    expires_at = TTLAttribute(null=True)
+
+
+class NotificationModel(Model):
+    """A notification for `user_id`. Its `id` is the id of what caused it
+    (the tweet, like, retweet or follow), so redelivered stream records
+    rewrite the same item, and undoing the cause deletes it."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["notifications"]
+
+    user_id = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+    type = UnicodeAttribute()
+    actor_id = NumberAttribute()
+    tweet_id = NumberAttribute(null=True)
+
+
+ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel,
+              RetweetModel, LikeModel, HashtagModel, TrendModel, NotificationModel)
+TTL_ATTRIBUTES = {IdempotencyModel: "expires_at", TrendModel: "expires_at"}
 
 
 def connection() -> Connection:

@@ -6,22 +6,33 @@ flag), 1 Query on the reader's timeline, 1 Query per followed celebrity
 (served from a short in-container cache when warm) and 1 BatchGetItem per
 100 keys to hydrate the tweets and check the follows they came through.
 Nothing here grows with how many accounts the reader follows.
+
+Retweets: an original appears at most once in a timeline. The entry shown
+for it is the oldest that carries it: the original itself if it is there
+(an original is older than its retweets), else the first retweet to
+arrive; the others are kept but skipped, so undoing the shown retweet lets
+the next one take its place. Checking costs a key in the same BatchGetItem
+and, for a retweet whose original is not there as itself, 1 Query per
+distinct original on the page (the by-original index).
 """
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import batches, errors, settings
 from chalicelib.pages import EMPTY, PageRequest, range_condition
 from chalicelib.tables import FollowModel, TimelineModel, TweetModel, UserModel
+from chalicelib.tweets import Ref
 
 READ_ROUNDS = 3  # re-query when hydration drops entries, at most this often
 
 
 # --- writing entries --------------------------------------------------------
 
-def entry(user_id: int, tweet_id: int, author_id: int) -> dict:
-    return batches.put_request(TimelineModel(user_id=user_id, tweet_id=tweet_id, author_id=author_id))
+def entry(user_id: int, ref: Ref, author_id: int) -> dict:
+    return batches.put_request(TimelineModel(user_id=user_id, tweet_id=ref.tweet_id, author_id=author_id,
+                                             original_id=ref.original_id))
 
 
 def add_entries(requests: list[dict]) -> None:
@@ -29,18 +40,18 @@ def add_entries(requests: list[dict]) -> None:
     batches.write(TimelineModel.Meta.table_name, requests)
 
 
-def write_entries(users: list[int], tweet_id: int, author_id: int) -> None:
+def write_entries(users: list[int], ref: Ref, author_id: int) -> None:
     """One tweet into many users' timelines (fan-out), trimming some."""
-    add_entries([entry(user, tweet_id, author_id) for user in users])
+    add_entries([entry(user, ref, author_id) for user in users])
     for user in users:
-        if should_trim(user, tweet_id):
+        if should_trim(user, ref.tweet_id):
             trim(user)
 
 
-def write_entries_for(user_id: int, tweet_ids: list[int], author_id: int) -> None:
+def write_entries_for(user_id: int, refs: list[Ref], author_id: int) -> None:
     """Many tweets of one author into one user's timeline (backfill), then a trim."""
-    add_entries([entry(user_id, t, author_id) for t in tweet_ids])
-    if tweet_ids:
+    add_entries([entry(user_id, ref, author_id) for ref in refs])
+    if refs:
         trim(user_id)
 
 
@@ -76,65 +87,82 @@ def trim(user_id: int) -> None:
 
 # --- reading ----------------------------------------------------------------
 
+class Candidate(NamedTuple):
+    """A tweet that may be on a page: from the reader's entries or pulled
+    from a followed celebrity."""
+    tweet_id: int
+    author_id: int
+    original_id: int | None  # set for a retweet
+
+
+Shown = tuple[TweetModel, TweetModel | None]  # a tweet, and the original if it is a retweet
+
+
 @dataclass
 class HomePage:
-    tweets: list[TweetModel]
+    tweets: list[Shown]
     more: bool  # older entries exist past this page
     last_key: int | None  # the oldest id this page considered: the next page starts below it
     partial: bool  # the timeline is being rebuilt for a returning user
 
 
-_celebrity_cache: dict[int, tuple[float, list[tuple[int, int]]]] = {}
+_celebrity_cache: dict[int, tuple[float, list[Candidate]]] = {}
+_PULLED = ["id", "author_id", "retweet_of_id"]
 
 
-def _celebrity_recent(author_id: int) -> list[tuple[int, int]]:
-    """The newest CELEBRITY_PULL (tweet id, author id) of a celebrity, from
-    the in-container cache while fresh: every reader of a celebrity in this
+def _pulled(tweets) -> list[Candidate]:
+    return [Candidate(int(t.id), int(t.author_id), None if t.retweet_of_id is None else int(t.retweet_of_id))
+            for t in tweets]
+
+
+def _celebrity_recent(author_id: int) -> list[Candidate]:
+    """The newest CELEBRITY_PULL tweets of a celebrity, from the
+    in-container cache while fresh: every reader of a celebrity in this
     container shares one Query."""
     now = time.monotonic()
     cached = _celebrity_cache.get(author_id)
     if cached and cached[0] > now:
         return cached[1]
-    recent = [(int(t.id), author_id) for t in TweetModel.by_author.query(
+    recent = _pulled(TweetModel.by_author.query(
         author_id, scan_index_forward=False, limit=settings.CELEBRITY_PULL,
-        page_size=settings.CELEBRITY_PULL, attributes_to_get=["id", "author_id"])]
+        page_size=settings.CELEBRITY_PULL, attributes_to_get=_PULLED))
     if settings.CELEBRITY_CACHE_SECONDS > 0:
         _celebrity_cache[author_id] = (now + settings.CELEBRITY_CACHE_SECONDS, recent)
     return recent
 
 
-def _celebrity_slice(author_id: int, page: PageRequest, want: int) -> list[tuple[int, int]]:
+def _celebrity_slice(author_id: int, page: PageRequest, want: int) -> list[Candidate]:
     """Up to `want` of a celebrity's tweets in the page's range, newest first.
     First pages come from the cache when it holds enough; deeper pages
     (with max_id) query the author's index directly."""
     if page.max_id is None and want <= settings.CELEBRITY_PULL:
         recent = _celebrity_recent(author_id)
-        in_range = [(t, a) for t, a in recent if page.since_id is None or t > page.since_id]
+        in_range = [c for c in recent if page.since_id is None or c.tweet_id > page.since_id]
         holds_all = len(recent) < settings.CELEBRITY_PULL or len(in_range) < len(recent)
         if holds_all or len(in_range) >= want:
             return in_range[:want]
     condition = range_condition(TweetModel.id, page)
     if condition is EMPTY:
         return []
-    return [(int(t.id), author_id) for t in TweetModel.by_author.query(
+    return _pulled(TweetModel.by_author.query(
         author_id, range_key_condition=condition, scan_index_forward=False, limit=want,
-        page_size=want, attributes_to_get=["id", "author_id"])]
+        page_size=want, attributes_to_get=_PULLED))
 
 
 def _candidates(reader_id: int, celebrities: set[int], page: PageRequest,
-                want: int) -> tuple[list[tuple[int, int]], bool]:
-    """Up to `want` (tweet id, author id) newest first from the materialised
-    timeline and the followed celebrities, and whether more exist."""
+                want: int) -> tuple[list[Candidate], bool]:
+    """Up to `want` candidates newest first from the materialised timeline
+    and the followed celebrities, and whether more exist."""
     condition = range_condition(TimelineModel.tweet_id, page)
     if condition is EMPTY:
         return [], False
-    own = [(int(e.tweet_id), int(e.author_id)) for e in TimelineModel.query(
-        reader_id, range_key_condition=condition, scan_index_forward=False,
-        limit=want + 1, page_size=want + 1)]
-    merged = dict(own)
+    merged = {int(e.tweet_id): Candidate(int(e.tweet_id), int(e.author_id),
+                                         None if e.original_id is None else int(e.original_id))
+              for e in TimelineModel.query(reader_id, range_key_condition=condition,
+                                           scan_index_forward=False, limit=want + 1, page_size=want + 1)}
     for celebrity in sorted(celebrities):
-        merged.update(dict(_celebrity_slice(celebrity, page, want + 1)))
-    ordered = sorted(merged.items(), reverse=True)
+        merged.update({c.tweet_id: c for c in _celebrity_slice(celebrity, page, want + 1)})
+    ordered = [merged[t] for t in sorted(merged, reverse=True)]
     return ordered[:want], len(ordered) > want
 
 
@@ -145,15 +173,15 @@ def home_page(reader_id: int, page: PageRequest) -> HomePage:
     except UserModel.DoesNotExist:
         raise errors.not_found("User") from None
     celebrities = {int(c) for c in reader.celebrity_followees or ()}
-    shown: list[TweetModel] = []
+    shown: list[Shown] = []
     more, last_key, window = False, None, page
-    for _ in range(READ_ROUNDS):  # more rounds only when entries were dropped
+    for _ in range(READ_ROUNDS):  # more rounds only when entries were dropped or skipped
         candidates, more = _candidates(reader_id, celebrities, window, page.limit - len(shown))
         if not candidates:
             break
-        tweets, unfollowed = _hydrate(reader_id, candidates)
+        tweets, unfollowed = _hydrate(reader_id, candidates, celebrities)
         shown.extend(tweets)
-        last_key = candidates[-1][0]
+        last_key = candidates[-1].tweet_id
         if unfollowed & celebrities:
             _forget_celebrities(reader_id, unfollowed & celebrities)
             celebrities -= unfollowed
@@ -167,29 +195,65 @@ def _forget_celebrities(reader_id: int, stale: set[int]) -> None:
     UserModel(id=reader_id).update(actions=[UserModel.celebrity_followees.delete(stale)])
 
 
-def _hydrate(reader_id: int, candidates: list[tuple[int, int]]) -> tuple[list[TweetModel], set[int]]:
-    """Tweets for the candidates, and the authors the reader does not follow.
+def _hydrate(reader_id: int, candidates: list[Candidate],
+             celebrities: set[int]) -> tuple[list[Shown], set[int]]:
+    """The tweets to show for the candidates, and the authors the reader
+    does not follow.
 
-    Drops (and deletes) any entry whose tweet is gone or whose author the
-    reader no longer follows: the tweets and follows streams are not ordered
-    with each other, so such an entry can exist for a moment, but it is never
-    served. The follows are read consistently, in the same BatchGetItem.
+    Drops (and deletes) any entry whose tweet or original is gone or whose
+    author the reader no longer follows: the tweets and follows streams are
+    not ordered with each other, so such an entry can exist for a moment,
+    but it is never served. The follows are read consistently, in the same
+    BatchGetItem as the tweets, the retweets' originals and the reader's
+    own entries for those originals. Retweets whose original is shown
+    otherwise are skipped (see the module docstring).
     """
-    authors = sorted({a for _, a in candidates if a != reader_id})
+    authors = sorted({c.author_id for c in candidates if c.author_id != reader_id})
+    originals = sorted({c.original_id for c in candidates if c.original_id is not None})
     tweets_table, follows_table = TweetModel.Meta.table_name, FollowModel.Meta.table_name
+    timelines_table = TimelineModel.Meta.table_name
     found = batches.get(
-        {tweets_table: [batches.number_key("id", t) for t, _ in candidates],
+        {tweets_table: [batches.number_key("id", t) for t in
+                        sorted({c.tweet_id for c in candidates} | set(originals))],
          follows_table: [{**batches.number_key("follower_id", reader_id),
-                          **batches.number_key("followee_id", a)} for a in authors]},
+                          **batches.number_key("followee_id", a)} for a in authors],
+         timelines_table: [{**batches.number_key("user_id", reader_id),
+                            **batches.number_key("tweet_id", o)} for o in originals]},
+        projections={timelines_table: "tweet_id"},
         consistent={follows_table})
     tweets = {int(t.id): t for t in map(TweetModel.from_raw_data, found[tweets_table])}
     followed = {int(f["followee_id"]["N"]) for f in found[follows_table]}
-    shown, stale = [], []
-    for tweet_id, author_id in candidates:
-        if tweet_id in tweets and (author_id == reader_id or author_id in followed):
-            shown.append(tweets[tweet_id])
-        else:
-            stale.append((reader_id, tweet_id))
+    entered = {int(e["tweet_id"]["N"]) for e in found[timelines_table]}  # originals there as themselves
+    kept, stale = [], []
+    for c in candidates:
+        original = tweets.get(c.original_id) if c.original_id is not None else None
+        if (c.tweet_id not in tweets or (c.author_id != reader_id and c.author_id not in followed)
+                or (c.original_id is not None and original is None)):
+            stale.append((reader_id, c.tweet_id))
+        elif original is None:
+            kept.append((c, tweets[c.tweet_id], None))
+        elif c.original_id not in entered and int(original.author_id) not in celebrities:
+            kept.append((c, tweets[c.tweet_id], original))
+        # else: the original is in this timeline as itself; the retweet is skipped
     if stale:
         remove_entries(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
+    first = _first_retweets(reader_id, {c.original_id for c, _, o in kept if o is not None}, celebrities)
+    shown = [(tweet, original) for c, tweet, original in kept
+             if original is None or first.get(c.original_id, c.tweet_id) >= c.tweet_id]
     return shown, set(authors) - followed
+
+
+def _first_retweets(reader_id: int, originals: set[int], celebrities: set[int]) -> dict[int, int]:
+    """For each original, the id of the oldest retweet of it in the reader's
+    timeline: their entries (1 Query each on the by-original index) and the
+    followed celebrities' recent retweets (from the pull cache)."""
+    first: dict[int, int] = {}
+    for original in sorted(originals):
+        for e in TimelineModel.by_original.query(reader_id, TimelineModel.original_id == original):
+            first[original] = min(first.get(original, int(e.tweet_id)), int(e.tweet_id))
+    if originals:
+        for celebrity in sorted(celebrities):
+            for c in _celebrity_recent(celebrity):
+                if c.original_id in originals:
+                    first[c.original_id] = min(first.get(c.original_id, c.tweet_id), c.tweet_id)
+    return first

@@ -1,15 +1,16 @@
-"""Tweets: posting (with idempotency keys), reading, deleting, and a user's
-timeline."""
+"""Tweets: posting (with idempotency keys and twitter-text entities),
+reading, deleting, replies and a user's timeline."""
 import hashlib
 import json
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from chalicelib import errors, settings
+from chalicelib import batches, errors, settings, tweet_text
 from chalicelib.ids import new_id
+from chalicelib.inputs import HANDLE_RE
 from chalicelib.pages import EMPTY, PageRequest, range_condition
-from chalicelib.tables import IdempotencyModel, TweetModel, UserModel
+from chalicelib.tables import HandleModel, IdempotencyModel, TweetModel, UserModel
 from chalicelib.transactions import ConditionsFailed, check, delete, save, transact_write, update
 
 ID_CLASH_RETRIES = 3
@@ -29,19 +30,38 @@ class NewTweet:
 
 
 def validate_text(text) -> str:
-    """Text is stored as sent. Its length is counted in code points after
-    NFC normalisation, as twitter-text counts it (the weighted count comes
-    with the tweet content work)."""
+    """Text is stored as sent and must be a valid tweet by twitter-text's
+    rules: not blank, no invalid characters, a weighted length of at most
+    280 (URLs weigh 23, most CJK characters and emoji 2, after NFC)."""
     if not isinstance(text, str):
         raise errors.bad_request("`text` must be a string.")
-    length = len(unicodedata.normalize("NFC", text))
-    if not text.strip() or length > settings.TWEET_MAX_CHARS:
-        raise errors.bad_request(
-            f"`text` must have 1 to {settings.TWEET_MAX_CHARS} characters and not be blank.",
-            "invalid_text")
     if "\x00" in text:
         raise errors.bad_request("`text` must not contain NUL characters.", "invalid_text")
+    parsed = tweet_text.parse_tweet(text)
+    if not parsed.valid:
+        if parsed.weighted_length > settings.TWEET_MAX_CHARS:
+            message = (f"`text` is too long: it weighs {parsed.weighted_length}, "
+                       f"at most {settings.TWEET_MAX_CHARS} is allowed.")
+        elif not text.strip():
+            message = "`text` must not be blank."
+        else:
+            message = "`text` contains characters a tweet cannot hold (U+FFFE, U+FEFF, U+FFFF)."
+        raise errors.bad_request(message, "invalid_text")
     return text
+
+
+def entities_of(text: str) -> dict:
+    """The tweet's entities, each mention with the id of the user whose
+    handle it names (None if nobody has it): one BatchGetItem on the handles
+    table when the text mentions anyone."""
+    entities = tweet_text.extract_entities(text)
+    handles = {m["handle"].lower() for m in entities["mentions"] if HANDLE_RE.fullmatch(m["handle"])}
+    table = HandleModel.Meta.table_name
+    found = batches.get({table: [{"handle_key": {"S": h}} for h in sorted(handles)]}) if handles else {}
+    owners = {item["handle_key"]["S"]: item["user_id"]["N"] for item in found.get(table, [])}
+    for mention in entities["mentions"]:
+        mention["user_id"] = owners.get(mention["handle"].lower())
+    return entities
 
 
 def validate_idempotency_key(key: str | None) -> str | None:
@@ -68,13 +88,17 @@ def post_tweet(author: UserModel, new: NewTweet,
         replay = _replay(record_key, new)
         if replay:
             return replay, True
-    parent = _reply_parent(new.reply_to_id)
+    parent = _original("reply_to_id", new.reply_to_id)
+    quoted = _original("quote_of_id", new.quote_of_id)
+    entities = entities_of(new.text)
     for _ in range(ID_CLASH_RETRIES):
         tweet_id = new_id()
         tweet = TweetModel(
             id=tweet_id, author_id=int(author.id), author_handle=author.handle,
-            author_display_name=author.display_name, text=new.text,
-            reply_to_id=new.reply_to_id, quote_of_id=new.quote_of_id,
+            author_display_name=author.display_name, text=new.text, entities=entities,
+            reply_to_id=int(parent.id) if parent else None,
+            reply_to_author_id=int(parent.author_id) if parent else None,
+            quote_of_id=int(quoted.id) if quoted else None,
             conversation_id=int(parent.conversation_id) if parent else tweet_id,
         )
         steps = {
@@ -82,11 +106,11 @@ def post_tweet(author: UserModel, new: NewTweet,
             "author": update(UserModel(id=author.id), [UserModel.tweets_count.add(1)],
                              condition=UserModel.id.exists()),
         }
-        if new.reply_to_id:
-            steps["reply_to"] = update(TweetModel(id=new.reply_to_id), [TweetModel.reply_count.add(1)],
+        if parent:
+            steps["reply_to"] = update(TweetModel(id=parent.id), [TweetModel.reply_count.add(1)],
                                        condition=TweetModel.id.exists())
-        if new.quote_of_id:
-            steps["quote_of"] = check(TweetModel, new.quote_of_id, condition=TweetModel.id.exists())
+        if quoted:
+            steps["quote_of"] = check(TweetModel, quoted.id, condition=TweetModel.id.exists())
         if record_key:
             record = IdempotencyModel(key=record_key, tweet_id=tweet_id, fingerprint=new.fingerprint(),
                                       expires_at=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS))
@@ -112,13 +136,26 @@ def post_tweet(author: UserModel, new: NewTweet,
     raise RuntimeError("could not write the tweet")
 
 
-def _reply_parent(reply_to_id: int | None) -> TweetModel | None:
-    if reply_to_id is None:
+def _original(field: str, tweet_id: int | None) -> TweetModel | None:
+    """The tweet a reply or quote refers to. Naming a retweet means its
+    original, as on Twitter: a retweet has no text to answer."""
+    if tweet_id is None:
         return None
-    parent = find(reply_to_id)
-    if parent is None:
-        raise errors.bad_request("`reply_to_id` names no tweet.", "unknown_tweet")
-    return parent
+    tweet = find(tweet_id)
+    if tweet is not None and tweet.retweet_of_id is not None:
+        tweet = find(int(tweet.retweet_of_id))
+    if tweet is None:
+        raise errors.bad_request(f"`{field}` names no tweet.", "unknown_tweet")
+    return tweet
+
+
+def get_original(tweet_id: int) -> TweetModel:
+    """The tweet a like or retweet of `tweet_id` is about: the tweet itself,
+    or the original if it is a retweet. 404 if either is gone."""
+    tweet = get(tweet_id)
+    if tweet.retweet_of_id is not None:
+        tweet = get(int(tweet.retweet_of_id))
+    return tweet
 
 
 def _replay(record_key: str, new: NewTweet) -> TweetModel | None:
@@ -153,10 +190,26 @@ def exists(tweet_id: int) -> bool:
         return False
 
 
-def recent_ids(author_id: int, count: int) -> list[int]:
-    """The author's newest `count` tweet ids (one Query, ids only)."""
-    return [int(t.id) for t in TweetModel.by_author.query(
-        author_id, scan_index_forward=False, limit=count, page_size=count, attributes_to_get=["id"])]
+class Ref(NamedTuple):
+    """What a timeline entry needs of a tweet: its id and, for a retweet,
+    the original's id."""
+    tweet_id: int
+    original_id: int | None = None
+
+
+def ref(tweet: TweetModel) -> Ref:
+    return Ref(int(tweet.id), None if tweet.retweet_of_id is None else int(tweet.retweet_of_id))
+
+
+def recent(author_id: int, count: int, page: PageRequest | None = None) -> list[Ref]:
+    """The author's newest `count` tweets and retweets (one Query, ids only),
+    within the page's bounds if given."""
+    condition = range_condition(TweetModel.id, page) if page else None
+    if condition is EMPTY:
+        return []
+    return [ref(t) for t in TweetModel.by_author.query(
+        author_id, range_key_condition=condition, scan_index_forward=False, limit=count,
+        page_size=count, attributes_to_get=["id", "retweet_of_id"])]
 
 
 def get(tweet_id: int) -> TweetModel:
@@ -173,6 +226,11 @@ def delete_tweet(caller_id: int, tweet_id: int) -> None:
     tweet = get(tweet_id)
     if int(tweet.author_id) != caller_id:
         raise errors.forbidden("Only the author can delete a tweet.")
+    if tweet.retweet_of_id is not None:
+        from chalicelib import retweets  # retweets builds on this module
+
+        retweets.undo_retweet(caller_id, int(tweet.retweet_of_id))
+        return
     steps = {
         "tweet": delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id),
         "author": update(UserModel(id=caller_id), [UserModel.tweets_count.add(-1)],
@@ -194,12 +252,37 @@ def delete_tweet(caller_id: int, tweet_id: int) -> None:
 
 
 def user_timeline(author_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
-    """A page of a user's tweets, newest first, and whether more follow.
-    One Query on the by-author index."""
+    """A page of a user's tweets and retweets, newest first, and whether
+    more follow. One Query on the by-author index."""
+    return _query_page(TweetModel.by_author, author_id, page)
+
+
+def replies(tweet_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
+    """A page of the replies to a tweet, newest first. They stay readable
+    after the tweet itself is deleted; only a tweet that never had any is
+    unknown (the GetItem runs only when the page is empty)."""
+    items, more = _query_page(TweetModel.replies, tweet_id, page)
+    if not items and page.max_id is None and page.since_id is None and find(tweet_id) is None:
+        raise errors.not_found("Tweet")
+    return items, more
+
+
+def _query_page(index, hash_key: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
     condition = range_condition(TweetModel.id, page)
     if condition is EMPTY:
         return [], False
-    items = list(TweetModel.by_author.query(
-        author_id, range_key_condition=condition, scan_index_forward=False,
-        limit=page.limit + 1, page_size=page.limit + 1))
+    items = list(index.query(hash_key, range_key_condition=condition, scan_index_forward=False,
+                             limit=page.limit + 1, page_size=page.limit + 1))
     return items[: page.limit], len(items) > page.limit
+
+
+def with_originals(items: list[TweetModel]) -> list[tuple[TweetModel, TweetModel | None]]:
+    """Each tweet with the original it retweets (None for a plain tweet):
+    one BatchGetItem per 100 originals, none without retweets. A retweet
+    whose original is gone is left out: it is being deleted with it."""
+    wanted = sorted({int(t.retweet_of_id) for t in items if t.retweet_of_id is not None})
+    table = TweetModel.Meta.table_name
+    found = batches.get({table: [batches.number_key("id", i) for i in wanted]})[table] if wanted else []
+    originals = {int(t.id): t for t in map(TweetModel.from_raw_data, found)}
+    return [(t, originals.get(int(t.retweet_of_id)) if t.retweet_of_id is not None else None) for t in items
+            if t.retweet_of_id is None or int(t.retweet_of_id) in originals]

@@ -480,35 +480,53 @@ def api_template_path(stage: str) -> Path:
 TABLE_ACCESS = {
     "api_handler": {
         "users": ("BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
-        "handles": ("GetItem", "PutItem"),
+        "handles": ("BatchGetItem", "GetItem", "PutItem"),  # BatchGetItem: mentions' user ids
         "tweets": ("BatchGetItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
         "tweets/by-author": ("Query",),  # user timelines; celebrities' tweets pulled into home pages
+        "tweets/replies": ("Query",),
         "follows": ("BatchGetItem", "DeleteItem", "PutItem"),
         "follows/followers-by-time": ("Query",),
         "follows/following-by-time": ("Query",),
         "idempotency": ("GetItem", "PutItem"),
-        "timelines": ("BatchWriteItem", "Query"),  # home pages; dropping stale entries
+        "timelines": ("BatchGetItem", "BatchWriteItem", "Query"),  # home pages; dropping stale entries
+        "timelines/by-original": ("Query",),  # which retweet of an original a home page shows
+        "retweets": ("DeleteItem", "GetItem", "PutItem"),
+        "likes": ("DeleteItem", "PutItem"),
+        "hashtags": ("Query",),
+        "trends": ("GetItem", "PutItem", "Query"),  # the top list, recomputed from the counters
+        "notifications": ("Query",),
     },
-    "on_tweet_change": {  # fan-out of a new tweet, retraction of a deleted one
-        "users": ("BatchGetItem", "GetItem"),  # the author's path; who is active
-        "tweets": ("GetItem",),  # still there?
+    "on_tweet_change": {  # fan-out, hashtags, notifications; a deletion's retractions and cascade
+        "users": ("BatchGetItem", "GetItem", "UpdateItem"),  # the author's path; who is active; counts
+        "tweets": ("DeleteItem", "GetItem"),  # still there?; a deleted original's retweets
         "follows/followers-by-time": ("Query",),
         "timelines": ("BatchWriteItem", "Query"),  # entries; trimming
+        "retweets": ("DeleteItem", "Query"),
+        "likes": ("BatchWriteItem", "Query"),
+        "hashtags": ("DeleteItem", "PutItem"),
+        "trends": ("UpdateItem",),
+        "notifications": ("BatchWriteItem",),
     },
-    "on_follow_change": {  # backfill, removal, the celebrity set and threshold
+    "on_follow_change": {  # backfill, removal, the celebrity set and threshold, notifications
         "users": ("GetItem", "UpdateItem"),
         "tweets/by-author": ("Query",),
         "follows": ("GetItem",),  # still following?
         "timelines": ("BatchWriteItem", "Query"),
         "timelines/by-author": ("Query",),  # an unfollowed author's entries
+        "notifications": ("BatchWriteItem",),
     },
-    "on_fanout_job": {  # later fan-out pages, celebrity transitions, rebuilds
+    "on_like_change": {  # notifications
+        "notifications": ("BatchWriteItem",),
+    },
+    "on_fanout_job": {  # later fan-out pages, celebrity transitions, rebuilds, deletion cascades
         "users": ("BatchGetItem", "GetItem", "UpdateItem"),
-        "tweets": ("GetItem",),
+        "tweets": ("DeleteItem", "GetItem"),
         "tweets/by-author": ("Query",),
         "follows/followers-by-time": ("Query",),
         "follows/following-by-time": ("Query",),
         "timelines": ("BatchWriteItem", "Query"),
+        "retweets": ("DeleteItem", "Query"),
+        "likes": ("BatchWriteItem", "Query"),
     },
 }
 TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
@@ -645,6 +663,7 @@ FUNCTION_GRANTS = {
     "bearer_auth": ("jwt_secret",),  # verifies tokens; never touches a table
     "on_tweet_change": ("read_stream", "on_failure", "tables", "send_jobs"),
     "on_follow_change": ("read_stream", "on_failure", "tables", "send_jobs"),
+    "on_like_change": ("read_stream", "on_failure", "tables"),
     "on_fanout_job": ("read_queue", "tables", "send_jobs"),
 }
 

@@ -98,7 +98,7 @@ def mapping_policies():
     policy = MappingPolicy(maximum_retry_attempts=10, bisect_batch_on_function_error=True,
                            maximum_record_age_in_seconds=6 * 3600, report_batch_item_failures=True,
                            on_failure_queue=settings.QUEUE_NAMES["stream-failures"])
-    return {"on_tweet_change": policy, "on_follow_change": policy}
+    return {"on_tweet_change": policy, "on_follow_change": policy, "on_like_change": policy}
 
 
 def ensure_queues(sqs, visibility_timeout: int = 0) -> None:

@@ -296,7 +296,8 @@ def test_a_fan_out_job_that_keeps_failing_goes_to_the_dead_letter_queue(
     [dead] = queue_messages("fanout-dlq")
     # The author and the first page's followers were carried into the job (fewer than 25).
     newest_first = [int(f["id"]) for f in followers[::-1]]
-    assert dead == {"kind": "deliver", "tweet_id": int(tweet), "author_id": int(alice["id"]),
+    assert dead == {"kind": "deliver", "tweet_id": int(tweet), "original_id": None,
+                    "author_id": int(alice["id"]),
                     "cursor": dead["cursor"], "carry": [int(alice["id"]), *newest_first[:3]]}
     assert all(jobs_run_body == dead for jobs_run_body in jobs_run)
     for user in (alice, *followers):

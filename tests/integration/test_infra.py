@@ -42,7 +42,7 @@ from devstack.schema import create_table_params, mapping_policies, queue_definit
 STAGES = infra.stages()
 CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
-EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_fanout_job")
+EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_fanout_job")
 ACCOUNT_ARN = "arn:aws:{service}:eu-west-1:123456789012:{resource}"  # any real region and account
 
 # Every response type API Gateway knows (GatewayResponse.responseType).
@@ -336,7 +336,7 @@ def test_stream_mappings_carry_the_local_pumps_settings(stage):
     CloudFormation's terms, on the stage's real streams."""
     template = infra.api_template(stage)
     policies = mapping_policies()
-    streams = {"on_tweet_change": "tweets", "on_follow_change": "follows"}
+    streams = {"on_tweet_change": "tweets", "on_follow_change": "follows", "on_like_change": "likes"}
     assert set(policies) == set(streams)
     for function, table in streams.items():
         policy = policies[function]
@@ -719,8 +719,41 @@ def _run_every_path(api, recorder) -> None:
         activity._marked_today.pop(int(users["erin"][0]), None)
     replies.append(api.get("/timelines/home", token=token["erin"]))
     recorder.pump.drain()
-    assert all(r.status < 500 for r in replies), [(r.status, r.body[:200]) for r in replies]
     assert replies[-1].json["meta"]["partial"] is True
+    # Tweet content: mentions, hashtags, replies, likes, retweets (one shown
+    # per original on a home page), notifications, trends, and a deleted
+    # original taking its retweets and likes with it in pages.
+    tagged = api.post("/tweets", {"text": "#Chirp is up, @carol and @nobody"}, token=token["dave"])
+    replies += [tagged, api.post("/tweets", {"text": "yes", "reply_to_id": tagged.json["id"]},
+                                 token=token["erin"])]
+    recorder.pump.drain()
+    replies += [api.get(f"/tweets/{tagged.json['id']}/replies"), api.get("/hashtags/chirp/tweets"),
+                api.get("/trends"), api.post(f"/tweets/{tagged.json['id']}/like", token=token["bob"]),
+                api.post(f"/tweets/{tagged.json['id']}/like", token=token["erin"]),
+                api.delete(f"/tweets/{tagged.json['id']}/like", token=token["erin"])]
+    replies += [api.post(f"/users/{h}/follow", token=token["carol"]) for h in ("bob", "erin")]
+    replies += [api.post(f"/tweets/{tagged.json['id']}/retweet", token=token[h]) for h in ("bob", "erin", "alice")]
+    replies.append(api.post(f"/tweets/{tagged.json['id']}/like", token=token["alice"]))
+    recorder.pump.drain()
+    replies += [api.get("/timelines/home", token=token["carol"]),  # two retweets of one original
+                api.get("/timelines/home", token=token["dave"]),
+                api.get("/notifications", token=token["dave"]),
+                api.delete(f"/tweets/{tagged.json['id']}/retweet", token=token["bob"])]
+    recorder.pump.drain()
+    with patched_setting("CASCADE_PAGE_SIZE", 1):
+        replies.append(api.delete(f"/tweets/{tagged.json['id']}", token=token["dave"]))
+        recorder.pump.drain()
+    assert all(r.status < 500 for r in replies), [(r.status, r.body[:200]) for r in replies]
+
+
+@contextmanager
+def patched_setting(name, value):
+    saved = getattr(settings, name)
+    setattr(settings, name, value)
+    try:
+        yield
+    finally:
+        setattr(settings, name, saved)
 
 
 def _request_targets(service: str, operation: str, params: dict) -> list[tuple[str, str]]:

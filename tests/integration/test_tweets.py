@@ -6,8 +6,8 @@ from support import assert_error, run_concurrently
 
 from chalicelib.ids import MAX_ID, id_created_at
 
-TWEET_KEYS = {"id", "author", "text", "created_at", "reply_to_id", "quote_of_id", "conversation_id",
-              "counts"}
+TWEET_KEYS = {"id", "author", "text", "created_at", "entities", "reply_to_id", "quote_of_id",
+              "conversation_id", "counts", "retweet_of"}
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -28,6 +28,8 @@ def test_create_returns_the_contract_shape(api, make_user):
     assert tweet["reply_to_id"] is None and tweet["quote_of_id"] is None
     assert tweet["conversation_id"] == tweet["id"]
     assert tweet["counts"] == {"likes": 0, "retweets": 0, "replies": 0}
+    assert tweet["entities"] == {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}
+    assert tweet["retweet_of"] is None
     assert "idempotent-replayed" not in reply.headers
 
     assert api.get(f"/tweets/{tweet['id']}").json == tweet
@@ -36,7 +38,7 @@ def test_create_returns_the_contract_shape(api, make_user):
 
 def test_text_is_stored_as_sent(api, make_user, make_tweet):
     _, token = make_user()
-    for text in ("  spaced  ", "e\u0301" * 280, "🐦" * 280, "line one\nline two", "<b>not html</b>"):
+    for text in ("  spaced  ", "e\u0301" * 280, "🐦" * 140, "line one\nline two", "<b>not html</b>"):
         tweet = make_tweet(token, text)
         assert tweet["text"] == text
         assert api.get(f"/tweets/{tweet['id']}").json["text"] == text

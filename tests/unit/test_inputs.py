@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import errors, inputs, tweets
+from chalicelib import errors, inputs, tweet_text, tweets
 from chalicelib import settings as chirp_settings
 from chalicelib.ids import MAX_ID
 
@@ -208,22 +208,31 @@ def test_path_id_that_names_nothing_is_404(value):
 
 # --- tweet text ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["a", "hello world", "x" * 280, "🐦" * 280, " padded ", "line\nbreak",
-                                  "é" * 280])
+LONG_URL = "https://example.com/" + "a" * 300  # weighs 23 however long
+
+
+@pytest.mark.parametrize("text", ["a", "hello world", "x" * 280, "🐦" * 140, "李" * 140, " padded ",
+                                  "line\nbreak", "é" * 280, LONG_URL + " " + "x" * 256])
 def test_good_text_is_stored_as_sent(text):
     assert tweets.validate_text(text) == text
 
 
-def test_length_counts_code_points_after_nfc():
+def test_length_counts_weighted_after_nfc():
     decomposed = "e\u0301" * 280  # 560 code points, 280 after NFC
     assert len(decomposed) == 560 and len(unicodedata.normalize("NFC", decomposed)) == 280
     assert tweets.validate_text(decomposed) == decomposed  # stored as sent, not normalised
     rejected(lambda: tweets.validate_text("e\u0301" * 281), code="invalid_text")
 
 
-@pytest.mark.parametrize("text", ["x" * 281, "🐦" * 281, "", " ", "   \n\t ", "\u3000", "a\x00", "\x00"])
+@pytest.mark.parametrize("text", ["x" * 281, "🐦" * 141, "李" * 141, "", " ", "   \n\t ", "\u3000", "a\x00",
+                                  "\x00", "a\ufffe", "\ufeffhi", "x\uffff"])
 def test_bad_text(text):
     rejected(lambda: tweets.validate_text(text), code="invalid_text")
+
+
+def test_too_long_says_the_weight():
+    error = rejected(lambda: tweets.validate_text("李" * 141), code="invalid_text")
+    assert "282" in error.message and "280" in error.message
 
 
 @pytest.mark.parametrize("text", [None, 5, ["hi"], {"text": "hi"}, True])
@@ -234,8 +243,8 @@ def test_text_must_be_a_string(text):
 
 @given(st.text(max_size=300))
 def test_text_rule(text):
-    length = len(unicodedata.normalize("NFC", text))
-    valid = 1 <= length <= 280 and text.strip() != "" and "\x00" not in text
+    """Exactly the texts twitter-text calls valid tweets are accepted (and NUL, which nothing stores)."""
+    valid = tweet_text.is_valid_tweet(text) and "\x00" not in text
     if valid:
         assert tweets.validate_text(text) == text
     else:
