@@ -732,7 +732,8 @@ def _run_every_path(api, recorder) -> None:
                 api.post(f"/tweets/{tagged.json['id']}/like", token=token["erin"]),
                 api.delete(f"/tweets/{tagged.json['id']}/like", token=token["erin"])]
     replies += [api.post(f"/users/{h}/follow", token=token["carol"]) for h in ("bob", "erin")]
-    replies += [api.post(f"/tweets/{tagged.json['id']}/retweet", token=token[h]) for h in ("bob", "erin", "alice")]
+    replies += [api.post(f"/tweets/{tagged.json['id']}/retweet", token=token[h])
+                for h in ("bob", "erin", "alice")]
     replies.append(api.post(f"/tweets/{tagged.json['id']}/like", token=token["alice"]))
     recorder.pump.drain()
     replies += [api.get("/timelines/home", token=token["carol"]),  # two retweets of one original
