@@ -37,6 +37,8 @@ def main() -> int:
     except OSError as exc:
         print(f"Could not start the local stack: {exc}", file=sys.stderr)
         return 1
+    # Importing app.py (in start) made Chalice set its logger, "chirp", to ERROR: ours again.
+    logging.getLogger("chirp").setLevel(logging.INFO)
     try:
         where = "embedded moto server" if stack.moto else "existing endpoint"
         print(f"AWS endpoint ({where}): {stack.endpoint}", flush=True)

@@ -3,7 +3,10 @@ exactly what a client would), and the curl commands to explore it.
 
 It shows both delivery paths: ordinary authors are fanned out on write;
 @nasa has more followers than the demo's celebrity threshold, so its tweets
-are pulled and merged when a follower reads their home timeline.
+are pulled and merged when a follower reads their home timeline. It also
+shows tweet content: #hashtags and @mentions (with notifications), a reply
+thread, likes, a quote, and two retweets of one tweet that @alice's home
+timeline shows once.
 """
 import time
 
@@ -26,12 +29,19 @@ CELEBRITY_TWEETS = [
     ("nasa", "Liftoff! Tweets from accounts this big are merged at read time, not fanned out."),
 ]
 TWEETS = [
-    ("bob", "Just set up my chirp. Hello, world!"),
-    ("carol", "Serverless timelines are mostly about where you pay: on write or on read."),
-    ("alice", "Down the rabbit hole with DynamoDB Streams today."),
+    ("bob", "Just set up my chirp. Hello, world! #firstchirp"),
+    ("carol", "Serverless timelines are mostly about where you pay: on write or on read. #serverless"),
+    ("alice", "Down the rabbit hole with #DynamoDB Streams today, @bob. https://aws.amazon.com/dynamodb"),
     ("dave", "Open the pod bay doors, please."),
-    ("alice", "Fan-out on write for most, merge on read for the famous."),
+    ("alice", "Fan-out on write for most, merge on read for the famous. #Serverless"),
+    ("fan1", "Watching the launch from the beach! #liftoff"),
 ]
+# Interactions with the tweets above, by index into TWEETS.
+REPLIES = [("bob", 2, "@alice Streams are the best part. #dynamodb"), ("carol", 2, "Same here!")]
+LIKES = [("bob", 4), ("carol", 4), ("dave", 4), ("alice", 1)]
+# @alice and @dave follow both retweeters but not @fan1: their homes show the tweet once.
+RETWEETS = [("bob", 5), ("carol", 5)]
+QUOTES = [("dave", 1, "This is the whole trade-off in one line. #serverless")]
 
 
 def _call(base: str, method: str, path: str, body=None, token=None):
@@ -58,8 +68,16 @@ def seed(base: str, is_celebrity=None, timeout: float = 30) -> dict[str, str]:
     tokens = {handle: _token(base, handle, name) for handle, name in USERS}
     for follower, followee in FOLLOWS:
         _call(base, "POST", f"/users/{followee}/follow", token=tokens[follower])
-    for author, text in TWEETS:
-        _call(base, "POST", "/tweets", {"text": text}, token=tokens[author])
+    posted = [_call(base, "POST", "/tweets", {"text": text}, token=tokens[author])[1]["id"]
+              for author, text in TWEETS]
+    for author, index, text in REPLIES:
+        _call(base, "POST", "/tweets", {"text": text, "reply_to_id": posted[index]}, token=tokens[author])
+    for author, index, text in QUOTES:
+        _call(base, "POST", "/tweets", {"text": text, "quote_of_id": posted[index]}, token=tokens[author])
+    for user, index in LIKES:
+        _call(base, "POST", f"/tweets/{posted[index]}/like", token=tokens[user])
+    for user, index in RETWEETS:
+        _call(base, "POST", f"/tweets/{posted[index]}/retweet", token=tokens[user])
     deadline = time.monotonic() + timeout
     while is_celebrity and not is_celebrity(CELEBRITY) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -76,12 +94,20 @@ def curl_examples(base: str, token: str) -> str:
         f"  curl -s {base}/me -H \"Authorization: Bearer $TOKEN\"",
         f"  curl -s {base}/timelines/home -H \"Authorization: Bearer $TOKEN\"   "
         "# bob's and carol's tweets fanned out, @nasa's merged on read",
+        f"  curl -s {base}/notifications -H \"Authorization: Bearer $TOKEN\"   "
+        "# mentions, replies, likes, retweets, follows",
+        f"  curl -s {base}/hashtags/serverless/tweets   # case-insensitive: #serverless and #Serverless",
+        f"  curl -s {base}/trends",
         f"  curl -s {base}/users/bob",
         f"  curl -s '{base}/users/alice/tweets?limit=2'",
         f"  curl -s {base}/users/alice/followers",
         f"  curl -s -X POST {base}/tweets -H \"Authorization: Bearer $TOKEN\" {json_type} "
         "-d '{\"text\": \"my first chirp\"}'",
         f"  curl -s -X POST {base}/users/dave/follow -H \"Authorization: Bearer $TOKEN\"",
+        "  # with a tweet id from any list above:",
+        f"  curl -s -X POST {base}/tweets/<id>/like -H \"Authorization: Bearer $TOKEN\"",
+        f"  curl -s -X POST {base}/tweets/<id>/retweet -H \"Authorization: Bearer $TOKEN\"",
+        f"  curl -s {base}/tweets/<id>/replies",
         f"  curl -s -X POST {base}/auth/signup {json_type} "
         "-d '{\"handle\": \"you\", \"password\": \"at-least-8-chars\"}'",
     ])

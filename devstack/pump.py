@@ -313,6 +313,13 @@ class _Shard:
         if records:
             self.pending.append(_Batch(records))
             self.last_read = records[-1]["dynamodb"]["SequenceNumber"]
+        elif not self.closed:
+            # moto rolls a failed transaction back by putting deep copies of the
+            # tables in place, stream shards included: an iterator taken before
+            # then reads the old shard and never sees another record. An idle
+            # shard therefore takes a fresh iterator (after the last record
+            # read) on its next read.
+            self.iterator = None
         return bool(records) or self.closed
 
     def _get_records(self) -> dict[str, Any] | None:

@@ -20,15 +20,26 @@ def test_demo_world_and_printed_token_work(running_stack):
     assert me.json()["following_count"] == 3  # bob, carol and @nasa
     tweets = requests.get(f"{base}/users/alice/tweets", timeout=10).json()
     assert [t["text"] for t in tweets["data"]] == [
-        "Fan-out on write for most, merge on read for the famous.",
-        "Down the rabbit hole with DynamoDB Streams today.",
+        "Fan-out on write for most, merge on read for the famous. #Serverless",
+        "Down the rabbit hole with #DynamoDB Streams today, @bob. https://aws.amazon.com/dynamodb",
     ]
+    mention = tweets["data"][1]["entities"]["mentions"][0]
+    assert mention["handle"] == "bob" and mention["user_id"] == _user(base, "bob")["id"]
+    assert tweets["data"][0]["counts"] == {"likes": 3, "retweets": 0, "replies": 0}
+    assert tweets["data"][1]["counts"]["replies"] == 2
     followers = requests.get(f"{base}/users/alice/followers", timeout=10).json()
     assert {u["handle"] for u in followers["data"]} == {"bob", "carol", "dave"}
-    expected = ["nasa", "alice", "alice", "carol", "bob"]  # the streams may still be delivering
+    # @nasa merged on read; @fan1's tweet once, in @bob's (older) retweet, though @carol retweeted it too.
+    expected = ["nasa", "bob", "carol", "bob", "alice", "alice", "carol", "bob"]  # the streams may lag
     home = eventually(lambda: _home(base, {"Authorization": f"Bearer {token}"}),
                       lambda page: [t["author"]["handle"] for t in page["data"]] == expected)
+    assert home["data"][1]["retweet_of"]["author"]["handle"] == "fan1"
+    assert home["data"][1]["retweet_of"]["counts"]["retweets"] == 2
     assert home["meta"]["partial"] is False
+
+
+def _user(base, handle):
+    return requests.get(f"{base}/users/{handle}", timeout=10).json()
 
 
 def _home(base, auth):

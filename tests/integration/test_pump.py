@@ -536,3 +536,17 @@ def test_the_background_thread_delivers_and_stops():
         pump.stop()
     assert not pump.running
     assert handler.tweet_batches == [[1]]
+
+
+def test_a_failed_transaction_does_not_stall_the_stream(api, make_user, make_tweet, pump):
+    """moto rolls a cancelled transaction back by swapping in copies of the
+    tables, stream shards included; the pump must not keep reading the old
+    shard (it did: the tweets stream went silent after a repeated like)."""
+    _, token = make_user("alice")
+    first = make_tweet(token, "one")
+    pump.drain()  # the pump now holds an iterator on the tweets stream
+    assert api.post(f"/tweets/{first['id']}/like", token=token).status == 200
+    assert api.post(f"/tweets/{first['id']}/like", token=token).status == 200  # a cancelled transaction
+    later = make_tweet(token, "two #after")
+    pump.drain()
+    assert [t["id"] for t in api.get("/hashtags/after/tweets").json["data"]] == [later["id"]]
