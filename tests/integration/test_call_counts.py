@@ -52,3 +52,31 @@ def test_signup_is_one_transaction(api):
     with DynamoDBCalls() as meter:
         assert api.post("/auth/signup", {"handle": "zed", "password": "password1"}).status == 201
     assert dict(meter.counts) == {"TransactWriteItems": 1}
+
+
+def test_calls_per_tweet_content_operation(api, world):
+    alice, bob = world["alice_token"], world["bob_token"]
+    tweet_id = world["tweet"]["id"]
+    # Mentions' user ids: one BatchGetItem on the handles table, only when the text mentions anyone.
+    assert calls(lambda: api.post("/tweets", {"text": "hi @bob and @nobody #tag"}, token=alice)) == {
+        "GetItem": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
+    assert calls(lambda: api.post("/tweets", {"text": "quote", "quote_of_id": tweet_id}, token=bob)) == {
+        "GetItem": 2, "TransactWriteItems": 1}
+    # A like is the tweet's GetItem and one transaction (the like item and the count), repeated or not.
+    assert calls(lambda: api.post(f"/tweets/{tweet_id}/like", token=bob)) == {
+        "GetItem": 1, "TransactWriteItems": 1}
+    assert calls(lambda: api.post(f"/tweets/{tweet_id}/like", token=bob)) == {
+        "GetItem": 1, "TransactWriteItems": 1}
+    assert calls(lambda: api.delete(f"/tweets/{tweet_id}/like", token=bob)) == {
+        "GetItem": 1, "TransactWriteItems": 1}
+    # A retweet: the caller, the tweet, the caller's marker, one transaction. Again: no write, but
+    # the existing retweet and the original read again (consistently, for current counts).
+    assert calls(lambda: api.post(f"/tweets/{tweet_id}/retweet", token=bob)) == {
+        "GetItem": 3, "TransactWriteItems": 1}
+    assert calls(lambda: api.post(f"/tweets/{tweet_id}/retweet", token=bob)) == {"GetItem": 5}
+    assert calls(lambda: api.get("/users/bob/tweets")) == {"GetItem": 2, "Query": 1, "BatchGetItem": 1}
+    assert calls(lambda: api.delete(f"/tweets/{tweet_id}/retweet", token=bob)) == {
+        "GetItem": 2, "TransactWriteItems": 1}
+    assert calls(lambda: api.get(f"/tweets/{tweet_id}/replies")) == {"Query": 1, "GetItem": 1}  # none yet
+    api.post("/tweets", {"text": "re", "reply_to_id": tweet_id}, token=bob)
+    assert calls(lambda: api.get(f"/tweets/{tweet_id}/replies")) == {"Query": 1}
