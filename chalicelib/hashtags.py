@@ -7,6 +7,7 @@ each shard and merges them. Items are written from the tweets stream, in
 the same transaction as the trend counters (chalicelib.trends): the item's
 conditional put is what makes counting idempotent.
 """
+import hashlib
 import unicodedata
 
 from chalicelib import batches, settings, trends
@@ -20,8 +21,13 @@ def tag_key(tag: str) -> str:
     return unicodedata.normalize("NFC", tag).casefold()
 
 
-def _partition(key: str, tweet_id: int) -> str:
-    return f"{key}#{tweet_id % settings.HASHTAG_SHARDS}"
+def partition(key: str, tweet_id: int) -> str:
+    """The partition holding a tweet under a tag: the tag and a shard
+    chosen by a hash of the whole id. (Not `id % shards`: a Snowflake id's
+    sequence restarts every millisecond, so its low bits are nearly always
+    zero and every tweet would land on shard 0.)"""
+    digest = hashlib.blake2b(tweet_id.to_bytes(8, "big"), digest_size=8).digest()
+    return f"{key}#{int.from_bytes(digest) % settings.HASHTAG_SHARDS}"
 
 
 def _tags(tweet: TweetModel) -> dict[str, str]:
@@ -49,7 +55,7 @@ def _apply(tweet_id: int, tags: dict[str, str], delta: int) -> None:
     for start in range(0, len(keys), settings.HASHTAGS_PER_TRANSACTION):
         steps = {}
         for key in keys[start:start + settings.HASHTAGS_PER_TRANSACTION]:
-            item = HashtagModel(tag_shard=_partition(key, tweet_id), tweet_id=tweet_id)
+            item = HashtagModel(tag_shard=partition(key, tweet_id), tweet_id=tweet_id)
             steps[key] = (save(item, condition=HashtagModel.tweet_id.does_not_exist()) if delta > 0
                           else delete(item, condition=HashtagModel.tweet_id.exists()))
             if count:

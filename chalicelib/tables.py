@@ -245,8 +245,9 @@ class HashtagModel(Model):
 
 
 class TrendModel(Model):
-    """Hashtag use counters, one item per (time bucket, tag), with the
-    bucket's partitions spread by tag (`bucket#shard`); plus one item,
+    """Hashtag use counters, one item per (time bucket, shard, tag): the
+    shard (`bucket#shard`) comes from a hash of the tweet id, so even one
+    trending tag's uses spread over TREND_SHARDS items. Plus one item,
     bucket "top", holding the current trends list that GET /trends reads."""
 
     class Meta(_Meta):
