@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: run test lint infra clean
+.PHONY: run test bench lint infra clean
 
 $(READY): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ run: $(READY)  ## the local stack on 127.0.0.1:$${PORT:-8000}
 
 test: $(READY)  ## the whole test suite
 	$(PY) -m pytest
+
+bench: $(READY)  ## pull vs push vs hybrid on power-law graphs; BENCH_QUICK=1 for one small graph
+	$(PY) -m bench
 
 lint: $(READY)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""The fan-out benchmark (`make bench`): dev-only, never shipped to Lambda."""

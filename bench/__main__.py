@@ -1,0 +1,144 @@
+"""`make bench`: pull vs push vs hybrid on seeded power-law graphs.
+
+    make bench                  # the default sizes (a few minutes)
+    BENCH_QUICK=1 make bench    # one small graph (about a minute)
+
+Writes bench/out/results.json and bench/out/fanout.png and prints a table.
+Settings: BENCH_SEED (default 7), BENCH_OUT (default bench/out),
+BENCH_SIZES ("users:posts:reads,..." instead of the presets), BENCH_PACKAGE
+(0 skips building the deployment packages).
+"""
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+# Sizes: (users, posts, home reads). The last is "the default graph" whose
+# numbers head results.json; the others show how costs grow.
+DEFAULT_SIZES = [(1_000, 100, 100), (2_000, 100, 100), (4_000, 150, 150)]
+QUICK_SIZES = [(800, 60, 60)]
+CELEBRITY_SHARE = 0.10  # hybrid's threshold: followed by a tenth of all users
+
+
+def _sizes(text: str) -> list[tuple[int, int, int]]:
+    return [tuple(int(n) for n in size.split(":")) for size in text.split(",")]
+
+
+def main() -> dict:
+    started = time.monotonic()
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    sizes = _sizes(os.environ["BENCH_SIZES"]) if os.environ.get("BENCH_SIZES") else (
+        QUICK_SIZES if quick else DEFAULT_SIZES)
+    seed = int(os.environ.get("BENCH_SEED", "7"))
+    out = Path(os.environ.get("BENCH_OUT", Path(__file__).parent / "out"))
+    package = os.environ.get("BENCH_PACKAGE", "1") != "0"
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
+
+    from bench import fastmoto
+    from devstack import stack
+
+    fastmoto.install()
+    server, endpoint = stack.start_moto()
+    os.environ["CHIRP_STAGE"] = "bench"
+    stack.configure_environment(endpoint)  # before chalicelib is imported: it reads settings then
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        results = _run(sizes, seed, endpoint, progress)
+    finally:
+        server.stop()
+    from bench import coldstart, costmodel, report
+
+    progress("cold start: import time and package size, Chirp and a minimal Chalice app")
+    results["cold_start"] = coldstart.measure(package=package)
+    results["cost_model"] = {
+        "prices": costmodel.PRICES, "workload": costmodel.WORKLOAD,
+        "strategies": {name: costmodel.monthly_bill(m) for name, m in results["strategies"].items()}}
+    results["explanation"] = report.explanation(results["strategies"], results["graph"])
+    results["mode"] = "quick" if quick else "default"
+    results["command"] = "BENCH_QUICK=1 make bench" if quick else "make bench"
+    results["seconds"] = round(time.monotonic() - started, 1)
+    report.write_json(out / "results.json", results)
+    report.plot(out / "fanout.png", results)
+    print()
+    print(report.table(results["strategies"]))
+    print()
+    for scale in results["scaling"]:
+        graph = scale["graph"]
+        print(f"{graph['users']:>6,} users, {graph['follows']:>8,} follows: " + ", ".join(
+            f"{name} reads {m['home_read_calls_mean']:.1f} calls / "
+            f"writes {m['post_write_units_mean']:.1f} units"
+            for name, m in scale["strategies"].items()))
+    print()
+    for name, bill in results["cost_model"]["strategies"].items():
+        print(f"{name}: ${bill['total_usd_per_month']:,.0f} a month for 1M daily users "
+              f"(10 home reads and 1 post each a day)")
+    cold = results["cold_start"]
+    print(f"import app: {cold['import_seconds']['chirp']:.2f} s (a minimal Chalice app: "
+          f"{cold['import_seconds']['minimal_chalice_app']:.2f} s)")
+    if cold.get("package_bytes"):
+        print(f"deployment package: {cold['package_bytes']['chirp'] or 0:,} bytes (minimal: "
+              f"{cold['package_bytes']['minimal_chalice_app'] or 0:,})")
+    print()
+    print(results["explanation"])
+    print(f"\nwrote {out / 'results.json'} and {out / 'fanout.png'} in {results['seconds']} s")
+    return results
+
+
+def _run(sizes, seed: int, endpoint: str, progress) -> dict:
+    import requests
+
+    from bench import graph as graphs
+    from bench import run, world
+    from bench.capacity import CapacityMeter
+
+    scaling = []
+    for users, posts, reads in sizes:
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        progress(f"graph of {users:,} users (seed {seed})")
+        graph = graphs.build(users, seed)
+        loaded = world.load(graph, progress)
+        work = run.workload(graph, posts, reads, seed)
+        threshold = max(2, int(users * CELEBRITY_SHARE))
+        samples = {}
+        with CapacityMeter() as meter:
+            for name in run.STRATEGIES:
+                progress(f"{name} on {users:,} users: {posts} posts, {reads} home reads")
+                samples[name] = run.run_strategy(name, loaded, work, threshold, meter, progress)
+        scaling.append({
+            "graph": _describe(graph, threshold, len(world.celebrities(loaded, threshold)), seed),
+            "strategies": {name: run.summary(s, users) for name, s in samples.items()},
+            "by_following": {name: run.binned(s.reader_following, s.read_calls)
+                             for name, s in samples.items()},
+            "by_followers": {name: run.binned(s.author_followers, s.post_write_units)
+                             for name, s in samples.items()},
+            "workload": {"posts": posts, "home_reads": reads, "page_size": run.PAGE,
+                         "author_weight": f"(1 + followers) ** {run.AUTHOR_EXPONENT}",
+                         "readers": "uniform over users"},
+        })
+    default = scaling[-1]
+    return {"graph": default["graph"], "strategies": default["strategies"], "workload": default["workload"],
+            "by_following": default["by_following"], "by_followers": default["by_followers"],
+            "scaling": [{"graph": s["graph"], "strategies": s["strategies"]} for s in scaling]}
+
+
+def _describe(graph, threshold: int, celebrities: int, seed: int) -> dict:
+    from bench import graph as graphs
+
+    followers = sorted(graph.follower_counts())
+    following = sorted(len(f) for f in graph.following)
+    return {
+        "users": graph.users, "follows": graph.edges, "seed": seed,
+        "zipf_exponent": graphs.ZIPF_EXPONENT, "following_pareto_shape": graphs.FOLLOWING_PARETO_SHAPE,
+        "following_mean": graph.edges / graph.users, "following_median": following[len(following) // 2],
+        "following_max": following[-1], "followers_median": followers[len(followers) // 2],
+        "followers_p99": followers[int(len(followers) * 0.99)], "followers_max": followers[-1],
+        "celebrity_threshold": threshold, "celebrities": celebrities,
+    }
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,74 @@
+"""The cold-start share we control: how long importing app.py takes, and how
+big the deployment package is, each next to a minimal Chalice app measured
+the same way in the same run."""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))  # fresh interpreters per app; the median counts
+MINIMAL_APP = '''from chalice import Chalice
+
+app = Chalice(app_name="minimal")
+
+
+@app.route("/")
+def index():
+    return {"hello": "world"}
+'''
+MINIMAL_CONFIG = '{"version": "2.0", "app_name": "minimal", "stages": {"dev": {"api_gateway_stage": "api"}}}'
+
+
+def _import_seconds(project: Path) -> float:
+    """The median time a fresh interpreter takes to import `app` from
+    `project` (the interpreter's own start-up is not counted)."""
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    runs = [float(subprocess.run([sys.executable, "-c", code], cwd=project, env=env, check=True,
+                                 capture_output=True, text=True, timeout=120).stdout)
+            for _ in range(IMPORT_RUNS)]
+    return statistics.median(runs)
+
+
+def _package_bytes(project: Path, stage: str) -> int | None:
+    """The size of `chalice package`'s deployment.zip, or None if chalice
+    could not build it (it downloads wheels for requirements.txt)."""
+    chalice = Path(sys.executable).with_name("chalice")
+    with tempfile.TemporaryDirectory() as out:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_STREAM_ARN")}
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        cache = project / ".chalice" / "deployments"
+        before = set(cache.glob("*.zip")) if cache.exists() else set()
+        try:
+            subprocess.run([str(chalice if chalice.exists() else shutil.which("chalice")), "package",
+                            "--stage", stage, out], cwd=project, env=env, check=True, capture_output=True,
+                           text=True, timeout=600)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            print(f"  chalice package failed in {project}: {getattr(exc, 'stderr', exc)}", flush=True)
+            return None
+        finally:  # chalice keeps a copy per code version; do not let runs pile them up
+            for made in (set(cache.glob("*.zip")) if cache.exists() else set()) - before:
+                made.unlink(missing_ok=True)
+        return (Path(out) / "deployment.zip").stat().st_size
+
+
+def measure(package: bool = True) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        minimal = Path(tmp)
+        (minimal / "app.py").write_text(MINIMAL_APP)
+        (minimal / "requirements.txt").write_text("")
+        (minimal / ".chalice").mkdir()
+        (minimal / ".chalice" / "config.json").write_text(MINIMAL_CONFIG)
+        result = {
+            "import_seconds": {"chirp": _import_seconds(PROJECT),
+                               "minimal_chalice_app": _import_seconds(minimal)},
+            "import_runs": IMPORT_RUNS,
+        }
+        if package:
+            result["package_bytes"] = {"chirp": _package_bytes(PROJECT, "dev"),
+                                       "minimal_chalice_app": _package_bytes(minimal, "dev")}
+    return result

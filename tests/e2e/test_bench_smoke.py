@@ -1,0 +1,34 @@
+"""`make bench` on a tiny graph: the whole pipeline runs and writes what the
+README promises (the benchmark itself is not part of `make test`)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS = {"home_read_calls_mean", "home_read_calls_p99", "home_read_units_mean", "post_write_units_mean",
+           "post_write_units_p99", "fanout_lag_s_p50", "fanout_lag_s_p99", "timeline_items_per_user"}
+
+
+def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "CHIRP_", "PYTEST_"))}
+    env.update({"BENCH_SIZES": "60:12:12,120:12:12", "BENCH_PACKAGE": "0", "BENCH_OUT": str(tmp_path),
+                "BENCH_IMPORT_RUNS": "2"})
+    done = subprocess.run([sys.executable, "-m", "bench"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["strategies"]) == {"pull", "push", "hybrid"}
+    for name, metrics in results["strategies"].items():
+        assert set(metrics) >= METRICS, name
+    assert results["graph"]["users"] == 120 and [s["graph"]["users"] for s in results["scaling"]] == [60, 120]
+    pull, push, hybrid = (results["strategies"][n] for n in ("pull", "push", "hybrid"))
+    assert pull["timeline_items_per_user"] == 0 and pull["fanout_lag_s_p99"] == 0
+    assert push["timeline_items_per_user"] > hybrid["timeline_items_per_user"] > 0
+    assert hybrid["home_read_calls_mean"] < pull["home_read_calls_mean"]
+    assert hybrid["post_write_units_mean"] < push["post_write_units_mean"]
+    assert results["cost_model"]["prices"]["as_of"]
+    assert set(results["cold_start"]["import_seconds"]) == {"chirp", "minimal_chalice_app"}
+    assert (tmp_path / "fanout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "home_read_calls_mean" in done.stdout and "Pull pays on every read" in done.stdout
