@@ -16,7 +16,7 @@ from pathlib import Path
 
 # Sizes: (users, posts, home reads). The last is "the default graph" whose
 # numbers head results.json; the others show how costs grow.
-DEFAULT_SIZES = [(1_000, 100, 100), (2_000, 100, 100), (4_000, 150, 150)]
+DEFAULT_SIZES = [(1_000, 80, 80), (2_000, 80, 80), (4_000, 120, 120)]
 QUICK_SIZES = [(800, 60, 60)]
 CELEBRITY_SHARE = 0.10  # hybrid's threshold: followed by a tenth of all users
 
@@ -110,8 +110,10 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
         scaling.append({
             "graph": _describe(graph, threshold, len(world.celebrities(loaded, threshold)), seed),
             "strategies": {name: run.summary(s, users) for name, s in samples.items()},
-            "by_following": {name: run.binned(s.reader_following, s.read_calls)
-                             for name, s in samples.items()},
+            "by_following": {
+                **{name: run.binned(s.reader_following, s.read_calls) for name, s in samples.items()},
+                "hybrid, cold cache": run.binned(samples["hybrid"].reader_following,
+                                                 samples["hybrid"].cold_read_calls)},
             "by_followers": {name: run.binned(s.author_followers, s.post_write_units)
                              for name, s in samples.items()},
             "workload": {"posts": posts, "home_reads": reads, "page_size": run.PAGE,

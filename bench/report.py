@@ -49,7 +49,8 @@ def plot(path: Path, results: dict) -> None:
 
     fig, (reads, writes) = plt.subplots(1, 2, figsize=(12, 4.8))
     for name, bins in results["by_following"].items():
-        reads.plot([b["from"] or 1 for b in bins], [b["mean"] for b in bins], marker="o", label=name)
+        style = {"linestyle": "--", "color": "tab:green"} if "cold" in name else {}
+        reads.plot([b["from"] or 1 for b in bins], [b["mean"] for b in bins], marker="o", label=name, **style)
     reads.set(xscale="log", yscale="log", xlabel="accounts the reader follows",
               ylabel="DynamoDB calls per home page (mean)", title="Read cost")
     for name, bins in results["by_followers"].items():
