@@ -20,7 +20,7 @@ def like(user_id: int, tweet_id: int) -> TweetModel:
                             condition=TweetModel.id.exists()),
         })
     except ConditionsFailed as exc:
-        if "tweet" in exc.failed and "like" not in exc.failed:
+        if "tweet" in exc.failed:  # deleted since it was read (liked before or not)
             raise errors.not_found("Tweet") from None
     return tweet
 
@@ -28,7 +28,7 @@ def like(user_id: int, tweet_id: int) -> TweetModel:
 def unlike(user_id: int, tweet_id: int) -> None:
     """Removes the like, if any. If the tweet is gone its likes are being
     removed with it (chalicelib.retweets.drop_likes): nothing to uncount."""
-    target = tweets.find(tweet_id)
+    target = _find(tweet_id)
     if target is not None and target.retweet_of_id is not None:
         tweet_id = int(target.retweet_of_id)
     steps = {
@@ -36,12 +36,22 @@ def unlike(user_id: int, tweet_id: int) -> None:
         "tweet": update(TweetModel(id=tweet_id), [TweetModel.like_count.add(-1)],
                         condition=TweetModel.id.exists()),
     }
+    while True:  # at most twice: the second round has no "tweet" step
+        try:
+            transact_write(steps)
+            return
+        except ConditionsFailed as exc:
+            if "like" in exc.failed:
+                if target is None and "tweet" in steps:  # no tweet, and no like of it
+                    raise errors.not_found("Tweet") from None
+                return  # not liked, or unliked meanwhile (or dropped with its tweet): idempotent
+            del steps["tweet"]  # the tweet is gone: only the like goes
+
+
+def _find(tweet_id: int) -> TweetModel | None:
+    """Strongly consistent: a retweet id that was just written must be seen
+    as one, or its original's like would be looked for under its own id."""
     try:
-        transact_write(steps)
-    except ConditionsFailed as exc:
-        if "like" in exc.failed:
-            if target is None:
-                raise errors.not_found("Tweet") from None
-            return  # not liked: unliking is idempotent
-        del steps["tweet"]
-        transact_write(steps)
+        return TweetModel.get(tweet_id, consistent_read=True)
+    except TweetModel.DoesNotExist:
+        return None

@@ -17,7 +17,8 @@ def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, boo
     for _ in range(tweets.ID_CLASH_RETRIES):
         existing = _existing(original_id, user_id)
         if existing is not None:
-            return existing, original, False
+            # Read again: the original read above may predate this retweet (a concurrent request's).
+            return existing, _counted_original(original_id), False
         retweet_id = new_id()
         item = TweetModel(
             id=retweet_id, author_id=user_id, author_handle=user.handle,
@@ -33,6 +34,8 @@ def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, boo
                 "user": update(UserModel(id=user_id), [UserModel.tweets_count.add(1)],
                                condition=UserModel.id.exists()),
             })
+            # The original as it is now, counting this retweet (it was read before).
+            original.retweet_count = int(original.retweet_count or 0) + 1
             return item, original, True
         except ConditionsFailed as exc:
             if "original" in exc.failed:
@@ -43,12 +46,28 @@ def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, boo
     raise RuntimeError("could not write the retweet")
 
 
+def _counted_original(original_id: int) -> TweetModel:
+    original = _find(original_id)
+    if original is None:
+        raise errors.not_found("Tweet")
+    return original
+
+
 def _existing(original_id: int, user_id: int) -> TweetModel | None:
     try:
         marker = RetweetModel.get(original_id, user_id, consistent_read=True)
     except RetweetModel.DoesNotExist:
         return None
-    return tweets.find(int(marker.retweet_id))
+    return _find(int(marker.retweet_id))
+
+
+def _find(tweet_id: int) -> TweetModel | None:
+    """A strongly consistent read: the retweet a concurrent request has just
+    written must be seen, or this request would try to write another."""
+    try:
+        return TweetModel.get(tweet_id, consistent_read=True)
+    except TweetModel.DoesNotExist:
+        return None
 
 
 def undo_retweet(user_id: int, tweet_id: int) -> None:
@@ -56,7 +75,7 @@ def undo_retweet(user_id: int, tweet_id: int) -> None:
     there is one. The marker, the retweet item and both counts change in
     one transaction; the retweet's stream record retracts it from
     timelines. The original may be gone: then only the retweet goes."""
-    target = tweets.find(tweet_id)
+    target = _find(tweet_id)
     if target is not None and target.retweet_of_id is not None:
         tweet_id = int(target.retweet_of_id)
     try:
@@ -80,14 +99,15 @@ def _remove(marker: RetweetModel, count_on_original: bool) -> None:
     if count_on_original:
         steps["original"] = update(TweetModel(id=original_id), [TweetModel.retweet_count.add(-1)],
                                    condition=TweetModel.id.exists())
-    try:
-        transact_write(steps)
-    except ConditionsFailed as exc:
-        if "marker" in exc.failed:
-            return  # removed meanwhile (a concurrent undo, or redelivery of a cascade)
-        for name in exc.failed & {"original", "retweet", "user"}:
-            del steps[name]  # already gone: nothing left to uncount there
-        transact_write(steps)
+    while True:  # each round drops at least one step, so this ends
+        try:
+            transact_write(steps)
+            return
+        except ConditionsFailed as exc:
+            if "marker" in exc.failed:
+                return  # removed meanwhile (a concurrent undo, or redelivery of a cascade)
+            for name in exc.failed:
+                del steps[name]  # already gone: nothing left to uncount there
 
 
 # --- when an original is deleted -------------------------------------------

@@ -262,8 +262,10 @@ def replies(tweet_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
     after the tweet itself is deleted; only a tweet that never had any is
     unknown (the GetItem runs only when the page is empty)."""
     items, more = _query_page(TweetModel.replies, tweet_id, page)
-    if not items and page.max_id is None and page.since_id is None and find(tweet_id) is None:
-        raise errors.not_found("Tweet")
+    if not items and find(tweet_id) is None:
+        bounded = page.max_id is not None or page.since_id is not None
+        if not bounded or not _query_page(TweetModel.replies, tweet_id, PageRequest(1))[0]:
+            raise errors.not_found("Tweet")
     return items, more
 
 
