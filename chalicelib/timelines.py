@@ -9,11 +9,19 @@ Nothing here grows with how many accounts the reader follows.
 
 Retweets: an original appears at most once in a timeline. The entry shown
 for it is the oldest that carries it: the original itself if it is there
-(an original is older than its retweets), else the first retweet to
-arrive; the others are kept but skipped, so undoing the shown retweet lets
-the next one take its place. Checking costs a key in the same BatchGetItem
-and, for a retweet whose original is not there as itself, 1 Query per
-distinct original on the page (the by-original index).
+(materialised, or pulled from a followed celebrity; an original is older
+than its retweets), else its oldest retweet there (by id, whenever it
+arrived: a backfill can bring an older one); the others are kept but
+skipped, so undoing the shown retweet lets the next one take its place.
+Checking costs keys in the same BatchGetItem (the reader's entries for the
+originals, and the followed celebrities' retweets of them that the pull
+cache lists); 1 more BatchGetItem when an original there as itself is by
+an author with nothing else on the page (is that author still followed?
+an entry can outlive an unfollow); and, for a retweet whose original is
+not there as itself, 1 Query per distinct original on the page (the
+by-original index). Known gap: a celebrity's retweet older than its
+CELEBRITY_PULL newest tweets is not in the cache, so a newer retweet of
+the same original shows as well.
 """
 import hashlib
 import time
@@ -204,17 +212,20 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     author the reader no longer follows: the tweets and follows streams are
     not ordered with each other, so such an entry can exist for a moment,
     but it is never served. The follows are read consistently, in the same
-    BatchGetItem as the tweets, the retweets' originals and the reader's
-    own entries for those originals. Retweets whose original is shown
-    otherwise are skipped (see the module docstring).
+    BatchGetItem as the tweets, the retweets' originals, the reader's own
+    entries for those originals and the followed celebrities' retweets of
+    them that the pull cache lists (it may list one undone since, which
+    must not keep another retweet from taking its place). Retweets whose
+    original is shown otherwise are skipped (see the module docstring).
     """
-    authors = sorted({c.author_id for c in candidates if c.author_id != reader_id})
     originals = sorted({c.original_id for c in candidates if c.original_id is not None})
+    pulled = _celebrity_retweets(celebrities, set(originals))
+    authors = sorted({c.author_id for c in candidates + pulled if c.author_id != reader_id})
     tweets_table, follows_table = TweetModel.Meta.table_name, FollowModel.Meta.table_name
     timelines_table = TimelineModel.Meta.table_name
     found = batches.get(
         {tweets_table: [batches.number_key("id", t) for t in
-                        sorted({c.tweet_id for c in candidates} | set(originals))],
+                        sorted({c.tweet_id for c in candidates + pulled} | set(originals))],
          follows_table: [{**batches.number_key("follower_id", reader_id),
                           **batches.number_key("followee_id", a)} for a in authors],
          timelines_table: [{**batches.number_key("user_id", reader_id),
@@ -223,8 +234,18 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
         consistent={follows_table})
     tweets = {int(t.id): t for t in map(TweetModel.from_raw_data, found[tweets_table])}
     followed = {int(f["followee_id"]["N"]) for f in found[follows_table]}
-    entered = {int(e["tweet_id"]["N"]) for e in found[timelines_table]}  # originals there as themselves
-    kept, stale = [], []
+    entered = {int(e["tweet_id"]["N"]) for e in found[timelines_table]}
+    # Originals there as themselves: their entry is there, or their author
+    # is a pulled celebrity, and (as either can outlive an unfollow) the
+    # reader follows their author: checked above if the author is on the
+    # page, else in 1 more BatchGetItem for all of them.
+    claimed = {o: int(tweets[o].author_id) for o in originals
+               if o in tweets and (o in entered or int(tweets[o].author_id) in celebrities)}
+    checked = set(authors) | (set(claimed.values()) - {reader_id})
+    followed |= _followed(reader_id, checked - set(authors))
+    itself = {o for o, author in claimed.items() if author == reader_id or author in followed}
+    stale = [(reader_id, o) for o in sorted(entered - itself)]  # an original's entry that outlived it
+    kept = []
     for c in candidates:
         original = tweets.get(c.original_id) if c.original_id is not None else None
         if (c.tweet_id not in tweets or (c.author_id != reader_id and c.author_id not in followed)
@@ -232,28 +253,46 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
             stale.append((reader_id, c.tweet_id))
         elif original is None:
             kept.append((c, tweets[c.tweet_id], None))
-        elif c.original_id not in entered and int(original.author_id) not in celebrities:
+        elif c.original_id not in itself:
             kept.append((c, tweets[c.tweet_id], original))
         # else: the original is in this timeline as itself; the retweet is skipped
     if stale:
         remove_entries(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
-    first = _first_retweets(reader_id, {c.original_id for c, _, o in kept if o is not None}, celebrities)
+    pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
+    first = _first_retweets(reader_id, {c.original_id for c, _, o in kept if o is not None}, pulled)
     shown = [(tweet, original) for c, tweet, original in kept
              if original is None or first.get(c.original_id, c.tweet_id) >= c.tweet_id]
-    return shown, set(authors) - followed
+    return shown, checked - followed
 
 
-def _first_retweets(reader_id: int, originals: set[int], celebrities: set[int]) -> dict[int, int]:
+def _followed(reader_id: int, authors: set[int]) -> set[int]:
+    """The ones among `authors` the reader follows: a consistent
+    BatchGetItem per 100, none for none."""
+    table = FollowModel.Meta.table_name
+    found = batches.get({table: [{**batches.number_key("follower_id", reader_id),
+                                  **batches.number_key("followee_id", a)} for a in sorted(authors)]},
+                        consistent={table})[table] if authors else []
+    return {int(f["followee_id"]["N"]) for f in found}
+
+
+def _celebrity_retweets(celebrities: set[int], originals: set[int]) -> list[Candidate]:
+    """The followed celebrities' recent retweets of these originals, from
+    the pull cache (no call while it is warm)."""
+    if not originals:
+        return []
+    return [c for celebrity in sorted(celebrities) for c in _celebrity_recent(celebrity)
+            if c.original_id in originals]
+
+
+def _first_retweets(reader_id: int, originals: set[int], pulled: list[Candidate]) -> dict[int, int]:
     """For each original, the id of the oldest retweet of it in the reader's
     timeline: their entries (1 Query each on the by-original index) and the
-    followed celebrities' recent retweets (from the pull cache)."""
+    followed celebrities' retweets (`pulled`, checked to exist)."""
     first: dict[int, int] = {}
     for original in sorted(originals):
         for e in TimelineModel.by_original.query(reader_id, TimelineModel.original_id == original):
             first[original] = min(first.get(original, int(e.tweet_id)), int(e.tweet_id))
-    if originals:
-        for celebrity in sorted(celebrities):
-            for c in _celebrity_recent(celebrity):
-                if c.original_id in originals:
-                    first[c.original_id] = min(first.get(c.original_id, c.tweet_id), c.tweet_id)
+    for c in pulled:
+        if c.original_id in originals:
+            first[c.original_id] = min(first.get(c.original_id, c.tweet_id), c.tweet_id)
     return first

@@ -1,32 +1,45 @@
 """Home timelines against a naive model, under at-least-once delivery.
 
-A hypothesis state machine posts, deletes, follows and unfollows through the
-API among a few users, with a celebrity threshold (2 or 3 followers) low
-enough that authors cross it both ways, and fan-out pages of one follower.
+A hypothesis state machine posts, retweets, undoes retweets, deletes (a
+deleted original takes its retweets with it, through the tweets stream),
+follows and unfollows through the API among a few users, with a celebrity
+threshold (2 or 3 followers) low enough that authors cross it both ways,
+and fan-out pages of one follower.
 Events are delivered by one pump per handler, stepped in any order (AWS
 orders nothing between the two streams and the queue); deliveries are
 duplicated, and invocations crash after their k-th write (DynamoDB or SQS)
 and are retried by the pump.
 
 Mid-flight, a home timeline may lack what is still on its way, but never
-serves a deleted tweet, an unfollowed author's, or one twice. Once
-everything is drained, every user's home timeline, read through the API
-page by page, must be exactly: their own tweets and those of whom they
-follow now, minus the deleted ones, newest first.
+serves a deleted tweet or retweet, an unfollowed author's, one item twice,
+or one original twice (as itself or inside retweets). Whenever everything
+is drained (at steps that drain, and at the end), every user's home
+timeline, read through the API page by page (pages of 1, 2 or 4), must be
+exactly what the model says:
 
-Kept inside the model's assumptions: fewer tweets per author than
-BACKFILL_TWEETS and fewer in all than TIMELINE_MAX (test_home_timeline
-covers both limits), and fewer injected crashes than the stream retry limit
-and the queue's receive limit, so no event is given up on.
+- their own tweets and those of whom they follow now, minus the deleted;
+- for each other original that they or a followee retweeted, one item:
+  the oldest of those retweets, with the original in `retweet_of`;
+
+newest first. So an original shows at most once, and never through a
+retweet when it is there as itself.
+
+Kept inside the model's assumptions: fewer tweets and retweets per author
+than BACKFILL_TWEETS and CELEBRITY_PULL and fewer in all than TIMELINE_MAX
+(test_home_timeline and test_home_retweets cover those limits), and fewer
+injected crashes than the stream retry limit and the queue's receive
+limit, so no event is given up on.
 """
 import copy
+from typing import NamedTuple
 
 import boto3
 import pytest
 import requests
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from support import user_item
 
 from chalicelib import jobs
 from chalicelib import settings as chirp
@@ -35,8 +48,14 @@ from devstack.schema import FANOUT_MAX_RECEIVES, ensure_queues, ensure_tables
 USERS = 4
 HANDLERS = ("on_tweet_change", "on_follow_change", "on_fanout_job")
 WRITES = ("BatchWriteItem", "UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems")
-ACTIONS = ("post", "post", "delete", "follow", "unfollow", "rally", "desert")
+ACTIONS = ("post", "post", "retweet", "echo", "spotlight", "undo", "delete", "follow", "unfollow", "rally",
+           "desert")
 MAX_CRASHES = FANOUT_MAX_RECEIVES - 1  # below every retry limit: nothing may end in an on-failure queue
+
+
+class Tweet(NamedTuple):
+    author: int  # a user's index
+    original: str | None  # for a retweet, the original's id
 
 
 class Crash(Exception):
@@ -100,8 +119,8 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
         @initialize(follows=st.lists(st.tuples(st.integers(0, USERS - 1), st.integers(0, USERS - 1)),
                                      max_size=8),
                     posts=st.lists(st.integers(0, USERS - 1), max_size=4),
-                    threshold=st.sampled_from([2, 2, 3]))
-        def fresh_world(self, follows, posts, threshold):
+                    threshold=st.sampled_from([2, 2, 3]), page=st.sampled_from([1, 2, 4]))
+        def fresh_world(self, follows, posts, threshold, page):
             """New tables and users, then some follows and tweets whose events
             are left for the rules below to deliver. With a threshold of 2, an
             author is a celebrity at 2 followers and ordinary again at 1."""
@@ -110,6 +129,7 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
             ensure_tables(boto3.client("dynamodb"))
             ensure_queues(boto3.client("sqs"))
             self.pumps = pumps
+            self.page = page  # the page size home timelines are read with
             deliveries.crashes = 0
             example = next(examples)
             self.users = []  # (handle, id, token)
@@ -118,7 +138,7 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
                 reply = api.post("/auth/signup", {"handle": handle, "password": "password1"})
                 assert reply.status == 201, reply.json
                 self.users.append((handle, reply.json["user"]["id"], reply.json["token"]))
-            self.tweets: dict[str, int] = {}  # live tweet id -> author
+            self.tweets: dict[str, Tweet] = {}  # live tweets and retweets by id
             self.follows: set[tuple[int, int]] = set()
             for follower, followee in follows:
                 self.follow(follower, followee)
@@ -132,18 +152,21 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
               polls=st.sampled_from([0, 1, 1, 2, 3, None]), twice=st.sampled_from([False, False, True]),
               crash_after=st.none() | st.integers(0, 4), reader=st.none() | st.integers(0, USERS - 1))
         def step(self, action, user, other, pick, handler, polls, twice, crash_after, reader):
-            """`action` by `user` (users 0 and 1 are the stars a rally or a
-            desertion is about); then `handler` gets `polls` polls while the
-            others wait (None: everything is drained), its next invocation
-            running twice, or crashing after `crash_after` writes; then
-            `reader` reads their home timeline, mid-flight."""
+            """`action` by `user` (users 0 and 1 are the stars that a rally,
+            a desertion or a spotlight is about; a spotlight is a new tweet
+            of a star that everyone retweets, an echo the same for any
+            tweet); then `handler` gets `polls` polls while the others wait
+            (None: everything is drained, and checked against the model),
+            its next invocation running twice, or crashing after
+            `crash_after` writes; then `reader` reads their home timeline,
+            mid-flight."""
             self.act(action, user, other, pick)
             if twice:
                 deliveries.duplicate.add(handler)
             if crash_after is not None and deliveries.crashes < MAX_CRASHES:
                 deliveries.crash_after[handler] = crash_after
             if polls is None:
-                self.drain()
+                self.check()  # drained: every home timeline is what the model says
             for _ in range(polls or 0):
                 self.pumps[handler].poll_once()
             deliveries.duplicate.clear()
@@ -160,10 +183,19 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
         def act(self, action, user, other, pick):
             if action == "post":
                 self.post(user)
+            elif action == "retweet" and self.tweets:
+                self.retweet(user, sorted(self.tweets)[pick % len(self.tweets)])
+            elif action == "echo" and self.tweets:
+                self.echo(sorted(self.tweets)[pick % len(self.tweets)])
+            elif action == "spotlight":
+                self.echo(self.post(user % 2))
+            elif action == "undo" and self.retweets():
+                self.undo(sorted(self.retweets())[pick % len(self.retweets())], by_original=pick % 2 == 0)
             elif action == "delete" and self.tweets:
                 tweet = sorted(self.tweets)[pick % len(self.tweets)]
-                author = self.tweets.pop(tweet)
+                author = self.tweets[tweet].author
                 assert api.delete(f"/tweets/{tweet}", token=self.users[author][2]).status == 204
+                self.forget(tweet)
             elif action == "follow":
                 self.follow(user, other)
             elif action == "unfollow" and self.follows:
@@ -178,7 +210,47 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
         def post(self, author):
             reply = api.post("/tweets", {"text": "hi"}, token=self.users[author][2])
             assert reply.status == 201, reply.json
-            self.tweets[reply.json["id"]] = author
+            self.tweets[reply.json["id"]] = Tweet(author, None)
+            return reply.json["id"]
+
+        def retweet(self, user, target):
+            """`user` retweets `target`, or its original if it is a retweet:
+            once per user and original; again returns the same retweet."""
+            original = self.tweets[target].original or target
+            before = self.retweets().get((user, original))
+            reply = api.post(f"/tweets/{target}/retweet", token=self.users[user][2])
+            assert reply.status == (201 if before is None else 200), reply.json
+            assert reply.json["retweet_of"]["id"] == original
+            assert reply.json["author"]["id"] == self.users[user][1]
+            assert before in (None, reply.json["id"])
+            self.tweets[reply.json["id"]] = Tweet(user, original)
+
+        def echo(self, target):
+            """Everyone but the original's author retweets `target` (some
+            maybe again)."""
+            original = self.tweets[target].original or target
+            for user in range(USERS):
+                if user != self.tweets[original].author:
+                    self.retweet(user, target)
+
+        def undo(self, key, by_original):
+            """The retweeter undoes it, naming the original or the retweet."""
+            (user, original), retweet = key, self.retweets()[key]
+            reply = api.delete(f"/tweets/{original if by_original else retweet}/retweet",
+                               token=self.users[user][2])
+            assert (reply.status, reply.json) == (200, {"retweeted": False})
+            self.forget(retweet)
+
+        def retweets(self) -> dict[tuple[int, str], str]:
+            """(retweeter, original) -> the live retweet's id."""
+            return {(t.author, t.original): rt for rt, t in self.tweets.items() if t.original is not None}
+
+        def forget(self, tweet):
+            """A deleted tweet, and for an original its retweets (which the
+            tweets stream deletes; reads never serve them meanwhile)."""
+            del self.tweets[tweet]
+            for rt in [rt for rt, t in self.tweets.items() if t.original == tweet]:
+                del self.tweets[rt]
 
         def follow(self, follower, followee):
             if follower != followee and (follower, followee) not in self.follows:
@@ -193,12 +265,19 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
 
         def peek(self, reader):
             """Mid-flight, with events undelivered, a home timeline may lack
-            what is on its way; it never serves what it must not (a deleted
-            tweet, or one of an author the reader no longer follows), and
-            never one twice."""
+            what is on its way, and which retweet carries an original may
+            not be settled yet; it never serves what it must not (a deleted
+            tweet or retweet, or one by an author the reader no longer
+            follows), and never one item or one original twice."""
             served = self.home(self.users[reader][2])
-            assert served == sorted(set(served), key=int, reverse=True), "newest first, each once"
-            assert set(served) <= set(self.expected(reader)), f"@{self.users[reader][0]} was served too much"
+            handle, sources = self.users[reader][0], self.sources(reader)
+            ids = [item for item, _ in served]
+            assert ids == sorted(set(ids), key=int, reverse=True), "newest first, each once"
+            originals = [original or item for item, original in served]
+            assert len(set(originals)) == len(originals), f"@{handle} was shown an original twice: {served}"
+            for item, original in served:
+                assert item in self.tweets and self.tweets[item] in {Tweet(a, original) for a in sources}, (
+                    f"@{handle} was served {item} (of {original}): deleted, unfollowed or mislabelled")
 
         def teardown(self):
             if hasattr(self, "pumps"):
@@ -211,23 +290,53 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
             assert queue_messages("stream-failures") == []
             assert queue_messages("fanout-dlq") == []
             for reader, (handle, _, token) in enumerate(self.users):
+                self.note_coverage(reader)
                 assert self.home(token) == self.expected(reader), f"@{handle}'s home timeline"
 
-        def expected(self, reader):
-            """Own tweets and those of current followees, minus deleted, newest first."""
-            sources = {reader} | {followee for follower, followee in self.follows if follower == reader}
-            return sorted((t for t, by in self.tweets.items() if by in sources), key=int, reverse=True)
+        def note_coverage(self, reader):
+            """Hypothesis events: how often a check meets the cases the
+            retweet rule is about (for tuning the rules' odds)."""
+            sources = self.sources(reader)
+            carried = [t.original for t in self.tweets.values() if t.original and t.author in sources]
+            if any(self.tweets[o].author in sources for o in carried):
+                event("checked: an original shown as itself is also retweeted")
+            pulled = {u for u in sources - {reader} if user_item(self.users[u][1]).celebrity_state}
+            if any(self.tweets[o].author in pulled for o in carried):
+                event("checked: a pulled original is also retweeted")
+            if any(carried.count(o) > 1 and self.tweets[o].author not in sources for o in set(carried)):
+                event("checked: one original retweeted twice, shown once")
 
-        def home(self, token):
-            ids, query = [], "limit=4"
-            while True:
+        def sources(self, reader) -> set[int]:
+            return {reader} | {followee for follower, followee in self.follows if follower == reader}
+
+        def expected(self, reader) -> list[tuple[str, str | None]]:
+            """(item id, original id or None), newest first: the originals
+            of the reader and their followees, minus deleted; and for each
+            other original that any of them retweeted, its oldest retweet."""
+            sources = self.sources(reader)
+            items = {(t, None) for t, tweet in self.tweets.items()
+                     if tweet.original is None and tweet.author in sources}
+            oldest: dict[str, str] = {}
+            for rt, tweet in self.tweets.items():
+                if (tweet.original is not None and tweet.author in sources
+                        and self.tweets[tweet.original].author not in sources):
+                    oldest[tweet.original] = min(oldest.get(tweet.original, rt), rt, key=int)
+            items |= {(rt, original) for original, rt in oldest.items()}
+            return sorted(items, key=lambda item: int(item[0]), reverse=True)
+
+        def home(self, token) -> list[tuple[str, str | None]]:
+            """Every page, as (item id, the id in its `retweet_of` or None)."""
+            served, query = [], f"limit={self.page}"
+            for _ in range(200):
                 reply = api.get(f"/timelines/home?{query}", token=token)
                 assert reply.status == 200, reply.json
                 assert reply.json["meta"]["partial"] is False
-                ids += [t["id"] for t in reply.json["data"]]
+                assert len(reply.json["data"]) <= self.page
+                served += [(t["id"], t["retweet_of"] and t["retweet_of"]["id"]) for t in reply.json["data"]]
                 if reply.json["meta"]["next_cursor"] is None:
-                    return ids
-                query = f"limit=4&cursor={reply.json['meta']['next_cursor']}"
+                    return served
+                query = f"limit={self.page}&cursor={reply.json['meta']['next_cursor']}"
+            raise AssertionError("the home timeline never ended")
 
     try:
         run_state_machine_as_test(HomeTimelines, settings=settings(
