@@ -263,3 +263,32 @@ def dynamodb_hooks():
     hooks = DynamoDBHooks()
     yield hooks
     hooks.clear()
+
+
+@pytest.fixture
+def follow(api):
+    def do(token, handle):
+        assert api.post(f"/users/{handle}/follow", token=token).json == {"following": True}
+    return do
+
+
+@pytest.fixture
+def unfollow(api):
+    def do(token, handle):
+        assert api.delete(f"/users/{handle}/follow", token=token).json == {"following": False}
+    return do
+
+
+@pytest.fixture
+def sent_jobs(monkeypatch):
+    """Every fan-out job sent, as (kind, fields); the jobs still go out."""
+    from chalicelib import jobs
+
+    sent, send = [], jobs.send
+
+    def record(kind, delay_seconds=0, **fields):
+        sent.append((kind, fields))
+        send(kind, delay_seconds, **fields)
+
+    monkeypatch.setattr(jobs, "send", record)
+    return sent

@@ -38,20 +38,6 @@ def pages(api, token, limit) -> list[list[tuple[str, str | None]]]:
 
 
 @pytest.fixture
-def follow(api):
-    def do(token, handle):
-        assert api.post(f"/users/{handle}/follow", token=token).json == {"following": True}
-    return do
-
-
-@pytest.fixture
-def unfollow(api):
-    def do(token, handle):
-        assert api.delete(f"/users/{handle}/follow", token=token).json == {"following": False}
-    return do
-
-
-@pytest.fixture
 def retweet(api):
     def do(token, tweet_id, status=201):
         reply = api.post(f"/tweets/{tweet_id}/retweet", token=token)

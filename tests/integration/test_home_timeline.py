@@ -9,7 +9,7 @@ the API (`home`, every page)."""
 import pytest
 from support import assert_error, celebrity_followees, timeline_entries, user_item
 
-from chalicelib import activity, celebrities, jobs, settings, timelines
+from chalicelib import activity, celebrities, settings, timelines
 from devstack.metering import DynamoDBCalls
 
 
@@ -19,33 +19,6 @@ def ids(tweets) -> list[str]:
 
 def newest_first(*groups) -> list[str]:
     return sorted((i for group in groups for i in group), key=int, reverse=True)
-
-
-@pytest.fixture
-def follow(api):
-    def do(token, handle):
-        assert api.post(f"/users/{handle}/follow", token=token).json == {"following": True}
-    return do
-
-
-@pytest.fixture
-def unfollow(api):
-    def do(token, handle):
-        assert api.delete(f"/users/{handle}/follow", token=token).json == {"following": False}
-    return do
-
-
-@pytest.fixture
-def sent_jobs(monkeypatch):
-    """Every fan-out job sent, as (kind, fields); the jobs still go out."""
-    sent, send = [], jobs.send
-
-    def record(kind, delay_seconds=0, **fields):
-        sent.append((kind, fields))
-        send(kind, delay_seconds, **fields)
-
-    monkeypatch.setattr(jobs, "send", record)
-    return sent
 
 
 # --- delivery ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import re
 import pytest
 from support import assert_error, run_concurrently, timeline_entries
 
-from chalicelib import jobs, settings
+from chalicelib import settings
 from chalicelib.ids import id_created_at
 from chalicelib.tables import LikeModel, RetweetModel
 
@@ -54,26 +54,6 @@ def timeline_ids(api, handle):
 
 def markers(tweet_id):
     return sorted(int(m.user_id) for m in RetweetModel.query(int(tweet_id), consistent_read=True))
-
-
-@pytest.fixture
-def follow(api):
-    def do(token, handle):
-        assert api.post(f"/users/{handle}/follow", token=token).json == {"following": True}
-    return do
-
-
-@pytest.fixture
-def sent_jobs(monkeypatch):
-    """Every fan-out job sent, as (kind, fields); the jobs still go out."""
-    sent, send = [], jobs.send
-
-    def record(kind, delay_seconds=0, **fields):
-        sent.append((kind, fields))
-        send(kind, delay_seconds, **fields)
-
-    monkeypatch.setattr(jobs, "send", record)
-    return sent
 
 
 # --- the retweet itself ---------------------------------------------------------------
