@@ -201,15 +201,11 @@ def ref(tweet: TweetModel) -> Ref:
     return Ref(int(tweet.id), None if tweet.retweet_of_id is None else int(tweet.retweet_of_id))
 
 
-def recent(author_id: int, count: int, page: PageRequest | None = None) -> list[Ref]:
-    """The author's newest `count` tweets and retweets (one Query, ids only),
-    within the page's bounds if given."""
-    condition = range_condition(TweetModel.id, page) if page else None
-    if condition is EMPTY:
-        return []
+def recent(author_id: int, count: int) -> list[Ref]:
+    """The author's newest `count` tweets and retweets (one Query, ids only)."""
     return [ref(t) for t in TweetModel.by_author.query(
-        author_id, range_key_condition=condition, scan_index_forward=False, limit=count,
-        page_size=count, attributes_to_get=["id", "retweet_of_id"])]
+        author_id, scan_index_forward=False, limit=count, page_size=count,
+        attributes_to_get=["id", "retweet_of_id"])]
 
 
 def get(tweet_id: int) -> TweetModel:
