@@ -1,40 +1,31 @@
 """Chirp's HTTP API and event handlers: the table of contents.
 
-Each route is a few lines that parse input, call chalicelib, and shape the
-answer. The contract is in ARCHITECTURE.md (and the README).
+Each route is a few lines that parse input (chalicelib.web), call the domain
+(chalicelib.accounts, tweets, home, discovery, notifications), and shape the
+answer. The layers and the data flow are in docs/architecture.md; the API
+contract is in the README.
 """
 from chalice import Chalice, Response
 
-from chalicelib import (
-    accounts,
-    activity,
-    consumers,
-    errors,
-    fanout,
-    follows,
-    hashtags,
-    inputs,
-    likes,
-    notifications,
-    pages,
-    retweets,
-    settings,
-    streams,
-    timelines,
-    tokens,
-    trends,
-    tweets,
-    web,
-)
-from chalicelib.shapes import notification_json, tweet_json, user_json
+from chalicelib import settings
+from chalicelib.accounts import follows, tokens, users
+from chalicelib.discovery import hashtags, trends
+from chalicelib.events import consumers, streams
+from chalicelib.home import feed
+from chalicelib.notifications import inbox
+from chalicelib.storage import jobs
+from chalicelib.tweets import deletion, likes, retweets, tweets
+from chalicelib.web import auth, errors, inputs, pages
+from chalicelib.web.shapes import notification_json, tweet_json, user_json
 
 app = Chalice(app_name="chirp")
-app.register_middleware(web.error_middleware, "http")
+app.register_middleware(errors.error_middleware, "http")
+route = errors.route(app)  # app.route, answering the domain's refusals in the contract's shape
 
 
 @app.authorizer(ttl_seconds=300)
 def bearer_auth(auth_request):
-    return web.authorize(auth_request)
+    return auth.authorize(auth_request)
 
 
 def _request():
@@ -43,51 +34,51 @@ def _request():
 
 # --- health -----------------------------------------------------------------
 
-@app.route("/health")
+@route("/health")
 def health():
     return {"status": "ok"}
 
 
 # --- accounts ---------------------------------------------------------------
 
-@app.route("/auth/signup", methods=["POST"])
+@route("/auth/signup", methods=["POST"])
 def signup():
     body = inputs.json_object(_request().raw_body, {"handle", "password", "display_name"},
                               {"handle", "password"})
     handle = inputs.handle_field(body["handle"])
-    user = accounts.signup(handle, inputs.password_field(body), inputs.display_name_field(body))
+    user = users.signup(handle, inputs.password_field(body), inputs.display_name_field(body))
     return Response({"user": user_json(user), "token": tokens.issue_token(int(user.id))},
                     status_code=201)
 
 
-@app.route("/auth/login", methods=["POST"])
+@route("/auth/login", methods=["POST"])
 def login():
     body = inputs.json_object(_request().raw_body, {"handle", "password"}, {"handle", "password"})
     handle, password = body["handle"], body["password"]
     if not isinstance(handle, str) or not isinstance(password, str):
         raise errors.bad_request("`handle` and `password` must be strings.")
-    user = accounts.login(handle, password)
+    user = users.login(handle, password)
     if user is None:
         raise errors.unauthorized("The handle or password is wrong.")
-    activity.mark_active(int(user.id))
+    auth.seen(int(user.id))
     return {"token": tokens.issue_token(int(user.id))}
 
 
-@app.route("/me", authorizer=bearer_auth)
+@route("/me", authorizer=bearer_auth)
 def me():
-    return user_json(accounts.get_by_id(web.caller_id(_request())))
+    return user_json(users.get_by_id(auth.caller_id(_request())))
 
 
 # --- users and follows ------------------------------------------------------
 
-@app.route("/users/{handle}")
+@route("/users/{handle}")
 def get_user(handle):
-    return user_json(accounts.get_by_handle(inputs.path_handle(handle)))
+    return user_json(users.get_by_handle(inputs.path_handle(handle)))
 
 
-@app.route("/users/{handle}/tweets")
+@route("/users/{handle}/tweets")
 def user_tweets(handle):
-    user = accounts.get_by_handle(inputs.path_handle(handle))
+    user = users.get_by_handle(inputs.path_handle(handle))
     scope = f"user-tweets:{int(user.id)}"
     return _tweet_list(scope, lambda page: tweets.user_timeline(int(user.id), page))
 
@@ -101,28 +92,28 @@ def _tweet_list(scope, list_page):
     return pages.page(shown, page, scope, more, int(items[-1].id) if items else None)
 
 
-@app.route("/users/{handle}/followers")
+@route("/users/{handle}/followers")
 def user_followers(handle):
     return _user_list(handle, "followers", follows.followers)
 
 
-@app.route("/users/{handle}/following")
+@route("/users/{handle}/following")
 def user_following(handle):
     return _user_list(handle, "following", follows.following)
 
 
 def _user_list(handle, name, list_page):
-    user = accounts.get_by_handle(inputs.path_handle(handle))
+    user = users.get_by_handle(inputs.path_handle(handle))
     scope = f"{name}:{int(user.id)}"
     page = pages.page_request(_request().query_params, scope, bounds=False)
-    users, more, last_key = list_page(int(user.id), page)
-    return pages.page([user_json(u) for u in users], page, scope, more, last_key)
+    listed, more, last_key = list_page(int(user.id), page)
+    return pages.page([user_json(u) for u in listed], page, scope, more, last_key)
 
 
-@app.route("/users/{handle}/follow", methods=["POST", "DELETE"], authorizer=bearer_auth)
+@route("/users/{handle}/follow", methods=["POST", "DELETE"], authorizer=bearer_auth)
 def follow(handle):
-    followee = accounts.get_by_handle(inputs.path_handle(handle))
-    caller = web.caller_id(_request())
+    followee = users.get_by_handle(inputs.path_handle(handle))
+    caller = auth.caller_id(_request())
     if _request().method == "POST":
         follows.follow(caller, followee)
         return {"following": True}
@@ -132,7 +123,7 @@ def follow(handle):
 
 # --- tweets -----------------------------------------------------------------
 
-@app.route("/tweets", methods=["POST"], authorizer=bearer_auth)
+@route("/tweets", methods=["POST"], authorizer=bearer_auth)
 def post_tweet():
     request = _request()
     body = inputs.json_object(request.raw_body, {"text", "reply_to_id", "quote_of_id"}, {"text"})
@@ -140,44 +131,44 @@ def post_tweet():
                           reply_to_id=inputs.id_field(body, "reply_to_id"),
                           quote_of_id=inputs.id_field(body, "quote_of_id"))
     key = tweets.validate_idempotency_key(request.headers.get("idempotency-key"))
-    author = accounts.get_by_id(web.caller_id(request))
+    author = users.get_by_id(auth.caller_id(request))
     tweet, replayed = tweets.post_tweet(author, new, key)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(tweet_json(tweet), status_code=201, headers=headers)
 
 
-@app.route("/tweets/{tweet_id}")
+@route("/tweets/{tweet_id}")
 def get_tweet(tweet_id):
     tweet = tweets.get(inputs.path_id(tweet_id, "Tweet"))
     original = tweets.get(int(tweet.retweet_of_id)) if tweet.retweet_of_id is not None else None
     return tweet_json(tweet, original)
 
 
-@app.route("/tweets/{tweet_id}", methods=["DELETE"], authorizer=bearer_auth)
+@route("/tweets/{tweet_id}", methods=["DELETE"], authorizer=bearer_auth)
 def delete_tweet(tweet_id):
-    tweets.delete_tweet(web.caller_id(_request()), inputs.path_id(tweet_id, "Tweet"))
+    deletion.delete(auth.caller_id(_request()), inputs.path_id(tweet_id, "Tweet"))
     return Response(body="", status_code=204)
 
 
-@app.route("/tweets/{tweet_id}/replies")
+@route("/tweets/{tweet_id}/replies")
 def tweet_replies(tweet_id):
     parent = inputs.path_id(tweet_id, "Tweet")
     return _tweet_list(f"replies:{parent}", lambda page: tweets.replies(parent, page))
 
 
-@app.route("/tweets/{tweet_id}/retweet", methods=["POST", "DELETE"], authorizer=bearer_auth)
+@route("/tweets/{tweet_id}/retweet", methods=["POST", "DELETE"], authorizer=bearer_auth)
 def retweet(tweet_id):
-    target, caller = inputs.path_id(tweet_id, "Tweet"), web.caller_id(_request())
+    target, caller = inputs.path_id(tweet_id, "Tweet"), auth.caller_id(_request())
     if _request().method == "POST":
-        item, original, created = retweets.retweet(accounts.get_by_id(caller), target)
+        item, original, created = retweets.retweet(users.get_by_id(caller), target)
         return Response(tweet_json(item, original), status_code=201 if created else 200)
     retweets.undo_retweet(caller, target)
     return {"retweeted": False}
 
 
-@app.route("/tweets/{tweet_id}/like", methods=["POST", "DELETE"], authorizer=bearer_auth)
+@route("/tweets/{tweet_id}/like", methods=["POST", "DELETE"], authorizer=bearer_auth)
 def like(tweet_id):
-    target, caller = inputs.path_id(tweet_id, "Tweet"), web.caller_id(_request())
+    target, caller = inputs.path_id(tweet_id, "Tweet"), auth.caller_id(_request())
     if _request().method == "POST":
         likes.like(caller, target)
         return {"liked": True}
@@ -187,7 +178,7 @@ def like(tweet_id):
 
 # --- hashtags, trends, notifications -----------------------------------------
 
-@app.route("/hashtags/{tag}/tweets")
+@route("/hashtags/{tag}/tweets")
 def hashtag_tweets(tag):
     tag = inputs.path_hashtag(tag)
     scope = f"hashtag:{hashtags.tag_key(tag)}"
@@ -196,34 +187,34 @@ def hashtag_tweets(tag):
     return pages.page([tweet_json(t) for t in items], page, scope, more, last_key)
 
 
-@app.route("/trends")
+@route("/trends")
 def current_trends():
     return {"data": trends.current(), "meta": {"window_minutes": settings.TREND_WINDOW_MINUTES}}
 
 
-@app.route("/notifications", authorizer=bearer_auth)
+@route("/notifications", authorizer=bearer_auth)
 def user_notifications():
-    caller = web.caller_id(_request())
+    caller = auth.caller_id(_request())
     scope = f"notifications:{caller}"
     page = pages.page_request(_request().query_params, scope)
-    shown, more, last_key = notifications.page(caller, page)
+    shown, more, last_key = inbox.page(caller, page)
     return pages.page([notification_json(*s) for s in shown], page, scope, more, last_key)
 
 
 # --- home timeline ----------------------------------------------------------
 
-@app.route("/timelines/home", authorizer=bearer_auth)
+@route("/timelines/home", authorizer=bearer_auth)
 def home_timeline():
-    reader = web.caller_id(_request())
+    reader = auth.caller_id(_request())
     scope = f"home:{reader}"
     page = pages.page_request(_request().query_params, scope)
-    home = timelines.home_page(reader, page)
+    home = feed.read(reader, page)
     body = pages.page([tweet_json(*shown) for shown in home.tweets], page, scope, home.more, home.last_key)
     body["meta"]["partial"] = home.partial  # true while a returning user's timeline is rebuilt
     return body
 
 
-# --- event handlers: streams and the fan-out queue --------------------------
+# --- event handlers: the streams and the jobs queue -------------------------
 
 @app.on_dynamodb_record(stream_arn=settings.TWEETS_STREAM_ARN, batch_size=100,
                         starting_position="TRIM_HORIZON")
@@ -243,6 +234,6 @@ def on_like_change(event):
     return consumers.stream_batch(event.to_dict(), streams.on_like_record)
 
 
-@app.on_sqs_message(queue=settings.QUEUE_NAMES["fanout"], batch_size=10)
-def on_fanout_job(event):
-    return consumers.queue_batch(event.to_dict(), fanout.run_job_message, event.context)
+@app.on_sqs_message(queue=settings.QUEUE_NAMES["jobs"], batch_size=10)
+def on_job(event):
+    return consumers.queue_batch(event.to_dict(), jobs.run, event.context)

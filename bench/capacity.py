@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 
-from chalicelib import tables
+from chalicelib.storage import tables
 
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from bench.capacity import CapacityMeter
 from bench.graph import Graph
 from bench.world import World, celebrities, reset_content, timeline_items, write_users
-from chalicelib import settings, timelines, tweets
-from chalicelib.pages import PageRequest
-from chalicelib.tables import FollowModel, TimelineModel, TweetModel, UserModel
+from chalicelib import settings
+from chalicelib.home import feed, reading
+from chalicelib.storage.paging import PageRequest
+from chalicelib.storage.tables import FollowModel, TimelineModel, TweetModel, UserModel
+from chalicelib.tweets import tweets
 
 STRATEGIES = ("pull", "push", "hybrid")
 PAGE = 20  # a home page, as a client asks for it
@@ -83,7 +85,7 @@ def _pump():
     from devstack.schema import mapping_policies
 
     view = Chalice(app_name=app.app_name)
-    view.event_sources = [s for s in app.event_sources if s.name in ("on_tweet_change", "on_fanout_job")]
+    view.event_sources = [s for s in app.event_sources if s.name in ("on_tweet_change", "on_job")]
     view.handler_map = {s.name: app.handler_map[s.name] for s in view.event_sources}
     return EventPump.for_app(view, {k: v for k, v in mapping_policies().items() if k in view.handler_map})
 
@@ -94,7 +96,7 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
     celebs = celebrities(world, threshold) if name == "hybrid" else set()
     write_users(world, celebs)
     settings.CELEBRITY_THRESHOLD = threshold if name == "hybrid" else PUSH_THRESHOLD
-    timelines._celebrity_cache.clear()
+    reading._celebrity_cache.clear()
     pump = _pump() if name != "pull" else None
     samples = Samples()
     for i, author in enumerate(work.authors):
@@ -114,7 +116,7 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
     for i, reader in enumerate(work.readers):
         before = meter.snapshot()
         if pump:
-            timelines.home_page(world.ids[reader], PageRequest(PAGE))
+            feed.read(world.ids[reader], PageRequest(PAGE))
         else:
             pull_home_page(world.ids[reader])
         after = meter.snapshot()
@@ -124,9 +126,9 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
         _tick(progress, f"{name}: home reads", i, len(work.readers))
     if name == "hybrid":  # again with the celebrity cache cold for every read: the worst case
         for reader in work.readers:
-            timelines._celebrity_cache.clear()
+            reading._celebrity_cache.clear()
             before = meter.snapshot()
-            timelines.home_page(world.ids[reader], PageRequest(PAGE))
+            feed.read(world.ids[reader], PageRequest(PAGE))
             samples.cold_read_calls.append(meter.snapshot()[0] - before[0])
     samples.timeline_items = timeline_items()
     return samples

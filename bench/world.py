@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import boto3
 
 from bench.graph import Graph
-from chalicelib import activity, batches
-from chalicelib.ids import new_id
-from chalicelib.tables import FollowModel, TimelineModel, TweetModel, UserModel
+from chalicelib.accounts import activity
+from chalicelib.storage import batches
+from chalicelib.storage.ids import new_id
+from chalicelib.storage.tables import FollowModel, TimelineModel, TweetModel, UserModel
 from devstack.schema import create_table_params, ensure_queues, ensure_tables
 
 LOAD_THREADS = 4

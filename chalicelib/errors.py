@@ -1,58 +1,57 @@
-"""The API's one error shape: {"error": {"code": ..., "message": ...}}.
+"""What the domain says when it refuses: one exception per kind of refusal.
 
-Views raise ApiError; the HTTP middleware in app.py turns it (and any error
-Chalice itself produces) into that shape. ApiError derives from Chalice's
-ChaliceUnhandledError only because Chalice re-raises exactly that class to
-middleware instead of turning it into its own error body.
+The domain speaks no HTTP. Each error carries a stable machine-readable
+`code` (the contract's `error.code`) and a message a client developer can
+act on; the HTTP edge (chalicelib.web.errors) alone decides which status
+each kind is answered with.
 """
-from chalice import ChaliceUnhandledError
 
 
-class ApiError(ChaliceUnhandledError):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+class DomainError(Exception):
+    """Base of every refusal. `code` defaults to the kind's own."""
+
+    default_code = "error"
+
+    def __init__(self, message: str, code: str | None = None):
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
-        self.headers = headers or {}
+        self.code = code or self.default_code
 
 
-def bad_request(message: str, code: str = "invalid_request") -> ApiError:
-    return ApiError(400, code, message)
+class Invalid(DomainError):
+    """The request is malformed or names something it may not (400)."""
+
+    default_code = "invalid_request"
 
 
-def unauthorized(message: str = "A valid bearer token is required.") -> ApiError:
-    return ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+class Unauthenticated(DomainError):
+    """The caller's identity does not hold, e.g. the account is gone (401)."""
+
+    default_code = "unauthorized"
 
 
-def forbidden(message: str) -> ApiError:
-    return ApiError(403, "forbidden", message)
+class Forbidden(DomainError):
+    """The caller may not do this to that (403)."""
+
+    default_code = "forbidden"
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found.")
+class NotFound(DomainError):
+    """`what` does not exist, or not for this caller (404)."""
+
+    default_code = "not_found"
+
+    def __init__(self, what: str):
+        super().__init__(f"{what} not found.")
 
 
-def conflict(message: str, code: str = "conflict") -> ApiError:
-    return ApiError(409, code, message)
+class Conflict(DomainError):
+    """The request clashes with what is stored (409)."""
+
+    default_code = "conflict"
 
 
-def error_body(code: str, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
+class Unprocessable(DomainError):
+    """Well-formed, but contradicts an earlier request (422)."""
 
-
-# Chalice's own error classes (its "Code" field) mapped to the contract.
-CHALICE_CODES = {
-    "BadRequestError": "invalid_request",
-    "UnauthorizedError": "unauthorized",
-    "ForbiddenError": "forbidden",
-    "NotFoundError": "not_found",
-    "MethodNotAllowedError": "method_not_allowed",
-    "RequestTimeoutError": "timeout",
-    "ConflictError": "conflict",
-    "UnprocessableEntityError": "unprocessable",
-    "TooManyRequestsError": "too_many_requests",
-    "UnsupportedMediaType": "unsupported_media_type",
-    "BadRequest": "invalid_request",
-    "InternalServerError": "internal_error",
-}
+    default_code = "unprocessable"

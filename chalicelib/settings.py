@@ -25,12 +25,17 @@ TABLE_NAMES = {
                   "retweets", "likes", "hashtags", "trends", "notifications")
 }
 
-# Queues (SQS). Names follow the same pattern; see infra/ for their DLQs.
+# Queues (SQS): "jobs" carries every background job (chalicelib.storage.jobs),
+# "jobs-dlq" what failed JOBS_MAX_RECEIVES times, "stream-failures" where
+# stream batches that ran out of retries are recorded. Names follow the
+# same pattern as tables.
 QUEUE_NAMES = {
     queue: os.environ.get(f"{queue.upper().replace('-', '_')}_QUEUE",
                           NAME_PATTERN.format(stage=STAGE, name=queue))
-    for queue in ("fanout", "fanout-dlq", "stream-failures")
+    for queue in ("jobs", "jobs-dlq", "stream-failures")
 }
+JOBS_MAX_RECEIVES = 5  # then a job goes to the dead-letter queue
+SQS_MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds limit
 
 # Stream ARNs for the event handlers' decorators, which Chalice reads at
 # import. Deployed, `chalice package` output gets the real ARNs from the
@@ -66,14 +71,19 @@ MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_KEY_MAX = 255
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
-# Home timelines (see ARCHITECTURE.md, "The core idea"). Read at call time
+# Retries of our own (botocore retries throttles and 5xx by itself).
+ID_CLASH_RETRIES = 3  # new ids tried when a conditional put finds one taken
+CONFLICT_RETRIES = 5  # TransactionConflict cancellations retried (botocore does not)
+CONFLICT_BACKOFF_SECONDS = 0.02  # base of their jittered exponential backoff
+
+# Home timelines (chalicelib.home; docs/architecture.md). Read at call time
 # (settings.X, never `from settings import X`) so tests can change them.
 TIMELINE_MAX = _int("TIMELINE_MAX", 800)  # materialised entries kept per user
 CELEBRITY_THRESHOLD = _int("CELEBRITY_THRESHOLD", 10_000)  # enter the pull path here...
 CELEBRITY_EXIT_RATIO = 0.8  # ...and leave it only below 80% of it, so no flapping
 ACTIVE_DAYS = _int("ACTIVE_DAYS", 30)  # followers idle longer get no fan-out
 BACKFILL_TWEETS = 200  # a new follow copies this many of the followee's recent tweets
-FANOUT_PAGE_SIZE = _int("FANOUT_PAGE_SIZE", 1000)  # followers per SQS fan-out message
+FANOUT_PAGE_SIZE = _int("FANOUT_PAGE_SIZE", 1000)  # followers per page (and per job)
 BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem limit (moto does not enforce it)
 BATCH_GET_MAX = 100  # DynamoDB's BatchGetItem limit
 BATCH_WRITE_ATTEMPTS = 8  # tries for a batch's UnprocessedItems before giving up
@@ -81,12 +91,13 @@ BATCH_BACKOFF_SECONDS = 0.05  # base of the jittered exponential backoff
 CELEBRITY_CACHE_SECONDS = _int("CELEBRITY_CACHE_SECONDS", 15)  # in-container cache of pulled tweets
 CELEBRITY_PULL = 50  # newest tweets pulled per followed celebrity per page
 TRIM_EVERY = _int("TRIM_EVERY", 50)  # trim a timeline on about one delivery in this many
+HOME_READ_ROUNDS = 3  # a home page re-queries when hydration drops entries, at most this often
 # Transitions in and out of the pull path wait this long before paging the
 # author's followers, so follows written just before are visible in the
 # followers index (GSIs are eventually consistent).
 TRANSITION_DELAY_SECONDS = _int("TRANSITION_DELAY_SECONDS", 5)
 
-# Tweet content (chalicelib.hashtags, trends, retweets, notifications).
+# Tweet content (chalicelib.tweets, chalicelib.discovery, chalicelib.notifications).
 HASHTAG_SHARDS = _int("HASHTAG_SHARDS", 4)  # partitions a tag's timeline is spread over
 HASHTAGS_PER_TRANSACTION = 50  # marker + counter per tag: 100 operations, DynamoDB's cap
 CASCADE_PAGE_SIZE = 100  # retweets or likes of a deleted tweet removed per call

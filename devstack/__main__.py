@@ -61,9 +61,10 @@ def main() -> int:
 
 
 def _is_celebrity(handle: str) -> bool:
-    from chalicelib import accounts, celebrities
+    from chalicelib.accounts import users
+    from chalicelib.home import celebrities
 
-    user = accounts.find_by_handle(handle)
+    user = users.find_by_handle(handle)
     return user is not None and user.celebrity_state == celebrities.CELEBRITY
 
 

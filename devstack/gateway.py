@@ -19,7 +19,7 @@ from chalice.local import (
     NotAuthorizedError,
 )
 
-from chalicelib.errors import error_body
+from chalicelib.web.errors import error_body
 
 # API Gateway response type -> (status, contract code, message)
 GATEWAY_ERRORS = {

@@ -34,7 +34,7 @@ from chalice.config import Config
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib import settings
-from chalicelib.tables import ALL_MODELS, TTL_ATTRIBUTES
+from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
 from devstack.gateway import GATEWAY_ERRORS, gateway_response
 from devstack.schema import (
     mapping_policies,
@@ -83,7 +83,7 @@ def policy_file(stage: str, function: str | None = None) -> str:
 
 # --- names -------------------------------------------------------------------
 # Tables and queues are named settings.NAME_PATTERN, "chirp-<stage>-<name>";
-# `short` below is the <name> part ("tweets", "fanout-dlq").
+# `short` below is the <name> part ("tweets", "jobs-dlq").
 
 def resource_name(short: str, stage: str) -> str:
     return settings.NAME_PATTERN.format(stage=stage, name=short)
@@ -94,7 +94,7 @@ _NAME_RE = re.compile(re.escape(settings.NAME_PATTERN.format(stage="STAGE", name
 
 
 def short_of(name: str) -> str:
-    """A table's or queue's name within a stage: "chirp-local-fanout" -> "fanout"."""
+    """A table's or queue's name within a stage: "chirp-local-jobs" -> "jobs"."""
     match = _NAME_RE.fullmatch(name)
     if not match:
         raise ValueError(f"{name!r} does not follow {settings.NAME_PATTERN!r}")
@@ -222,12 +222,12 @@ def queue_logical_id(short: str) -> str:
 
 
 def visibility_timeout(stage: str) -> int:
-    """For the fan-out queue (the one queue_definitions gives a visibility
+    """For the jobs queue (the one queue_definitions gives a visibility
     timeout): six times the timeout its reader has in `stage`."""
     readers = [s for s in event_sources()
-               if isinstance(s, SQSEventConfig) and source_queue(s) == "fanout"]
+               if isinstance(s, SQSEventConfig) and source_queue(s) == "jobs"]
     if not readers:
-        raise LookupError("no handler in app.py reads the fanout queue")
+        raise LookupError("no handler in app.py reads the jobs queue")
     return max(VISIBILITY_TIMEOUT_FACTOR * stage_config(stage, s.name).lambda_timeout
                + s.maximum_batching_window_in_seconds for s in readers)
 
@@ -518,7 +518,7 @@ TABLE_ACCESS = {
     "on_like_change": {  # notifications
         "notifications": ("BatchWriteItem",),
     },
-    "on_fanout_job": {  # later fan-out pages, celebrity transitions, rebuilds, deletion cascades
+    "on_job": {  # later fan-out pages, celebrity transitions, rebuilds, deletion cascades
         "users": ("BatchGetItem", "GetItem", "UpdateItem"),
         "tweets": ("DeleteItem", "GetItem"),
         "tweets/by-author": ("Query",),
@@ -619,7 +619,7 @@ def _read_queue_grant(stage: str, function: str) -> list[dict]:
 
 def _send_jobs_grant(stage: str, function: str) -> list[dict]:
     return [{"Sid": "SendJobs", "Effect": "Allow", "Action": list(QUEUE_SEND_ACTIONS),
-             "Resource": [queue_arn("fanout", stage)]}]
+             "Resource": [queue_arn("jobs", stage)]}]
 
 
 def _jwt_secret_grant(stage: str, function: str) -> list[dict]:
@@ -649,7 +649,7 @@ def _logs_grant(stage: str, function: str) -> list[dict]:
 GRANTS = {
     "tables": _tables_grant,  # TABLE_ACCESS
     "jwt_secret": _jwt_secret_grant,  # verify or issue tokens
-    "send_jobs": _send_jobs_grant,  # chalicelib.jobs: work for the fan-out worker
+    "send_jobs": _send_jobs_grant,  # chalicelib.storage.jobs: work for the jobs worker
     "read_stream": _read_stream_grant,  # Lambda reads the handler's stream
     "on_failure": _on_failure_grant,  # Lambda sends what exhausted its retries
     "read_queue": _read_queue_grant,  # Lambda reads the handler's queue
@@ -664,7 +664,7 @@ FUNCTION_GRANTS = {
     "on_tweet_change": ("read_stream", "on_failure", "tables", "send_jobs"),
     "on_follow_change": ("read_stream", "on_failure", "tables", "send_jobs"),
     "on_like_change": ("read_stream", "on_failure", "tables"),
-    "on_fanout_job": ("read_queue", "tables", "send_jobs"),
+    "on_job": ("read_queue", "tables", "send_jobs"),
 }
 
 

@@ -6,7 +6,7 @@ benchmarks report them (wall-clock time on moto says little about AWS).
 import threading
 from collections import Counter
 
-from chalicelib import tables
+from chalicelib.storage import tables
 
 
 def _clients():

@@ -1,7 +1,7 @@
 """Table definitions derived from the PynamoDB models in chalicelib.tables,
 so the local stack, infra/ and the code cannot drift apart."""
 from chalicelib import settings
-from chalicelib.tables import ALL_MODELS, TTL_ATTRIBUTES
+from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
 
 
 def short_name(model) -> str:
@@ -72,8 +72,6 @@ def ensure_tables(client) -> list[str]:
 # What Chalice's decorators cannot say about the event sources, in one place
 # for the local stack (devstack.stack, devstack.pump) and infra/.
 
-FANOUT_MAX_RECEIVES = 5  # then a job goes to the fan-out dead-letter queue
-
 
 def queue_definitions(visibility_timeout: int) -> dict[str, dict]:
     """Queue name -> CreateQueue attributes (the DLQ's ARN is filled in by
@@ -82,11 +80,11 @@ def queue_definitions(visibility_timeout: int) -> dict[str, dict]:
     failed job is retried at once."""
     q = settings.QUEUE_NAMES
     return {
-        q["fanout-dlq"]: {"MessageRetentionPeriod": str(14 * 86400)},
+        q["jobs-dlq"]: {"MessageRetentionPeriod": str(14 * 86400)},
         q["stream-failures"]: {"MessageRetentionPeriod": str(14 * 86400)},
-        q["fanout"]: {"VisibilityTimeout": str(visibility_timeout),
-                      "RedrivePolicy": {"deadLetterTargetArn": q["fanout-dlq"],
-                                        "maxReceiveCount": str(FANOUT_MAX_RECEIVES)}},
+        q["jobs"]: {"VisibilityTimeout": str(visibility_timeout),
+                    "RedrivePolicy": {"deadLetterTargetArn": q["jobs-dlq"],
+                                      "maxReceiveCount": str(settings.JOBS_MAX_RECEIVES)}},
     }
 
 

@@ -92,7 +92,7 @@ def concurrent_api(api):
     request at a time (devstack.stack.start_moto), so what remains is to
     build PynamoDB's botocore clients up front: it creates each on first use,
     without a lock, and N threads would each build one at once (slowly)."""
-    from chalicelib import tables
+    from chalicelib.storage import tables
 
     for model in tables.ALL_MODELS:
         model.exists()
@@ -118,7 +118,7 @@ def make_tweet(api):
 def cheap_passwords(monkeypatch):
     """For tests that need many accounts: a cheap scrypt cost keeps sign-up
     fast (the stored form still records the cost, so log-in still works)."""
-    from chalicelib import passwords
+    from chalicelib.accounts import passwords
 
     monkeypatch.setattr(passwords, "LOG2_N", 4)
 
@@ -139,12 +139,13 @@ def pump_factory(fresh_tables, monkeypatch):
     from chalice import Chalice
 
     from app import app
-    from chalicelib import settings, timelines
+    from chalicelib import settings
+    from chalicelib.home import reading
     from devstack.pump import EventPump
     from devstack.schema import ensure_queues, mapping_policies
 
     monkeypatch.setattr(settings, "TRANSITION_DELAY_SECONDS", 0)
-    monkeypatch.setattr(timelines, "_celebrity_cache", {})
+    monkeypatch.setattr(reading, "_celebrity_cache", {})
     ensure_queues(boto3.client("sqs"))
 
     def build(names=None, wrap=None) -> EventPump:
@@ -170,7 +171,7 @@ def pump(pump_factory):
 @pytest.fixture
 def queue_messages():
     """Reads (and removes) what is waiting on one of the stack's queues,
-    by its short name ("stream-failures", "fanout-dlq", "fanout")."""
+    by its short name ("stream-failures", "jobs-dlq", "jobs")."""
     from chalicelib import settings
 
     sqs = boto3.client("sqs")
@@ -223,7 +224,7 @@ class DynamoDBHooks:
 
     @staticmethod
     def clients():
-        from chalicelib import tables
+        from chalicelib.storage import tables
 
         seen = {id(tables.connection().client): tables.connection().client}
         for model in tables.ALL_MODELS:
@@ -282,7 +283,7 @@ def unfollow(api):
 @pytest.fixture
 def sent_jobs(monkeypatch):
     """Every fan-out job sent, as (kind, fields); the jobs still go out."""
-    from chalicelib import jobs
+    from chalicelib.storage import jobs
 
     sent, send = [], jobs.send
 

@@ -34,7 +34,7 @@ def timeline_entries(user_id) -> list[str]:
     """The tweet ids materialised in a user's home timeline (the table, not
     the API: reading through the API would mark the reader active), newest
     first."""
-    from chalicelib.tables import TimelineModel
+    from chalicelib.storage.tables import TimelineModel
 
     return [str(int(e.tweet_id)) for e in TimelineModel.query(int(user_id), scan_index_forward=False,
                                                               consistent_read=True)]
@@ -42,7 +42,7 @@ def timeline_entries(user_id) -> list[str]:
 
 def user_item(user_id):
     """The stored user item, with its home timeline bookkeeping."""
-    from chalicelib.tables import UserModel
+    from chalicelib.storage.tables import UserModel
 
     return UserModel.get(int(user_id), consistent_read=True)
 

@@ -3,8 +3,8 @@ import re
 
 from support import assert_error, run_concurrently
 
-from chalicelib import tokens
-from chalicelib.ids import id_created_at
+from chalicelib.accounts import tokens
+from chalicelib.storage.ids import id_created_at
 
 USER_KEYS = {"id", "handle", "display_name", "bio", "created_at", "followers_count",
              "following_count", "tweets_count"}

@@ -16,7 +16,8 @@ import pytest
 from support import assert_error
 
 from app import app
-from chalicelib import settings, tokens
+from chalicelib import settings
+from chalicelib.accounts import tokens
 
 USER_ID = 911887782780350464
 OTHER_ID = 911887782780350465

@@ -12,7 +12,7 @@ from support import assert_error
 
 from app import app
 from chalicelib import settings as chirp_settings
-from chalicelib.ids import MAX_ID
+from chalicelib.storage.ids import MAX_ID
 
 BODY_ROUTES = [("/auth/signup", False), ("/auth/login", False), ("/tweets", True)]
 

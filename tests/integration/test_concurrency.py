@@ -10,9 +10,10 @@ import pytest
 from botocore.exceptions import ClientError
 from support import assert_error, run_concurrently
 
-from chalicelib import follows, passwords, transactions
-from chalicelib.tables import FollowModel, TweetModel, UserModel
-from chalicelib.transactions import ConditionsFailed, check, save, transact_write, update
+from chalicelib.accounts import follows, passwords
+from chalicelib.storage import transactions
+from chalicelib.storage.tables import FollowModel, TweetModel, UserModel
+from chalicelib.storage.transactions import ConditionsFailed, check, save, transact_write, update
 
 
 @pytest.fixture

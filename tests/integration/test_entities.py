@@ -4,7 +4,7 @@ text as sent, each mention with the id of the user whose handle it names
 (case-insensitively), or null."""
 import pytest
 
-from chalicelib.tables import TweetModel
+from chalicelib.storage.tables import TweetModel
 
 pytestmark = pytest.mark.usefixtures("cheap_passwords")
 NONE = {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}

@@ -9,8 +9,9 @@ import math
 import pytest
 from support import timeline_entries
 
-from chalicelib import celebrities, settings
-from chalicelib.tables import UserModel
+from chalicelib import settings
+from chalicelib.home import celebrities
+from chalicelib.storage.tables import UserModel
 from devstack.metering import DynamoDBCalls
 
 FOLLOWERS = 60

@@ -11,9 +11,10 @@ import boto3
 import pytest
 from support import timeline_entries
 
-from chalicelib import batches, fanout, settings
-from chalicelib.tables import TimelineModel
-from devstack.schema import FANOUT_MAX_RECEIVES, mapping_policies
+from chalicelib import settings
+from chalicelib.storage import batches, jobs
+from chalicelib.storage.tables import TimelineModel
+from devstack.schema import mapping_policies
 
 TIMELINES = TimelineModel.Meta.table_name
 
@@ -221,7 +222,7 @@ def test_a_fan_out_job_that_crashes_is_redelivered(
     crashed = []
 
     def crash_once_in_a_job(request, operation):
-        if log.current == "on_fanout_job" and timeline_writes(request) and not crashed:
+        if log.current == "on_job" and timeline_writes(request) and not crashed:
             crashed.append(request)
             raise RuntimeError("the job's container died")
 
@@ -229,12 +230,12 @@ def test_a_fan_out_job_that_crashes_is_redelivered(
     tweet = make_tweet(token, "paged")["id"]
     pump.drain()
     assert len(crashed) == 1
-    jobs_run = [job for batch in log.batches["on_fanout_job"] for job in batch]
+    jobs_run = [job for batch in log.batches["on_job"] for job in batch]
     assert len(jobs_run) == 3 + 1  # one page ran twice
     assert {job["kind"] for job in jobs_run} == {"deliver"}
     for user in (alice, *followers):
         assert timeline_entries(user["id"]) == [tweet]
-    assert queue_messages("fanout-dlq") == []
+    assert queue_messages("jobs-dlq") == []
 
 
 # --- what retries cannot fix goes to the on-failure queues ---------------------------------------
@@ -284,16 +285,16 @@ def test_a_fan_out_job_that_keeps_failing_goes_to_the_dead_letter_queue(
     pump.drain()
 
     def fail_every_job(request, operation):
-        if log.current == "on_fanout_job":
+        if log.current == "on_job":
             raise dynamodb_hooks.error("InternalServerError", operation)
 
     dynamodb_hooks.on("BatchWriteItem", fail_every_job)
     tweet = make_tweet(token, "never delivered by its job")["id"]
     pump.drain()
 
-    jobs_run = [job for batch in log.batches["on_fanout_job"] for job in batch]
-    assert len(jobs_run) == FANOUT_MAX_RECEIVES
-    [dead] = queue_messages("fanout-dlq")
+    jobs_run = [job for batch in log.batches["on_job"] for job in batch]
+    assert len(jobs_run) == settings.JOBS_MAX_RECEIVES
+    [dead] = queue_messages("jobs-dlq")
     # The author and the first page's followers were carried into the job (fewer than 25).
     newest_first = [int(f["id"]) for f in followers[::-1]]
     assert dead == {"kind": "deliver", "tweet_id": int(tweet), "original_id": None,
@@ -306,6 +307,6 @@ def test_a_fan_out_job_that_keeps_failing_goes_to_the_dead_letter_queue(
 
     # What lands there can be replayed once the cause is gone.
     dynamodb_hooks.clear()
-    fanout.run_job_message(json.dumps(dead))
+    jobs.run(json.dumps(dead))
     for user in (alice, *followers):
         assert timeline_entries(user["id"]) == [tweet]

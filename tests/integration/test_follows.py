@@ -1,7 +1,7 @@
 """Follows: follow/unfollow, counts, and the followers/following lists."""
 from support import assert_error
 
-from chalicelib import follows
+from chalicelib.accounts import follows
 
 
 def counts(api, handle):

@@ -21,10 +21,12 @@ import types
 import pytest
 from support import assert_error, run_concurrently
 
-from chalicelib import hashtags, settings, streams, trends
-from chalicelib.ids import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS
-from chalicelib.tables import HashtagModel, NotificationModel, TrendModel
-from chalicelib.transactions import transact_write
+from chalicelib import settings
+from chalicelib.discovery import hashtags, trends
+from chalicelib.events import streams
+from chalicelib.storage.ids import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS
+from chalicelib.storage.tables import HashtagModel, NotificationModel, TrendModel
+from chalicelib.storage.transactions import transact_write
 from devstack.metering import DynamoDBCalls
 
 pytestmark = pytest.mark.usefixtures("cheap_passwords")

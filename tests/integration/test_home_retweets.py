@@ -12,7 +12,8 @@ every delivery order; these are the cases by name, and what a page costs.
 import pytest
 from support import celebrity_followees, timeline_entries, user_item
 
-from chalicelib import celebrities, settings
+from chalicelib import settings
+from chalicelib.home import celebrities
 from devstack.metering import DynamoDBCalls
 
 
@@ -481,7 +482,7 @@ def test_a_stale_entry_of_the_original_does_not_hide_its_retweet(monkeypatch, ap
     in the timeline (never served, removed by the read that meets it): it
     must not count as the original being there as itself, on any page."""
     monkeypatch.setattr(settings, "FANOUT_PAGE_SIZE", 1)
-    pumps = {name: pump_factory([name]) for name in ("on_tweet_change", "on_follow_change", "on_fanout_job")}
+    pumps = {name: pump_factory([name]) for name in ("on_tweet_change", "on_follow_change", "on_job")}
     dave = users["dave"][0]["id"]
     follow(token(users, "carol"), "alice")
     follow(token(users, "dave"), "bob")
@@ -491,11 +492,11 @@ def test_a_stale_entry_of_the_original_does_not_hide_its_retweet(monkeypatch, ap
     pumps["on_tweet_change"].drain()  # page 1 (dave) carried into the job for page 2 (carol)
     unfollow(token(users, "dave"), "alice")
     pumps["on_follow_change"].drain()
-    pumps["on_fanout_job"].drain()
+    pumps["on_job"].drain()
     assert timeline_entries(dave) == [original]  # stale: written after the unfollow was processed
     between = [make_tweet(token(users, "bob"), f"between {n}")["id"] for n in range(2)]
     bobs = retweet(token(users, "bob"), original)
-    for name in ("on_tweet_change", "on_fanout_job"):
+    for name in ("on_tweet_change", "on_job"):
         pumps[name].drain()
     assert timeline_entries(dave) == [bobs, between[1], between[0], original]
     # Page 1 holds only the retweet; the original's entry, found stale, is deleted by reading it.

@@ -9,7 +9,9 @@ the API (`home`, every page)."""
 import pytest
 from support import assert_error, celebrity_followees, timeline_entries, user_item
 
-from chalicelib import activity, celebrities, settings, timelines
+from chalicelib import settings
+from chalicelib.accounts import activity
+from chalicelib.home import celebrities, reading
 from devstack.metering import DynamoDBCalls
 
 
@@ -481,9 +483,9 @@ def test_pulled_tweets_come_from_a_short_lived_cache_and_deletes_still_apply(mon
     assert home(fans[1][1], limit=20) == [pulled[2], pulled[0]]  # one cache for every reader
     assert home(reader, limit=100) == [later, pulled[2], pulled[0]]
 
-    [(expires, recent)] = timelines._celebrity_cache.values()  # (monotonic expiry, cached ids)
-    assert expires - timelines.time.monotonic() <= 60
-    timelines._celebrity_cache[int(star["id"])] = (timelines.time.monotonic() - 1, recent)  # time passes
+    [(expires, recent)] = reading._celebrity_cache.values()  # (monotonic expiry, cached ids)
+    assert expires - reading.time.monotonic() <= 60
+    reading._celebrity_cache[int(star["id"])] = (reading.time.monotonic() - 1, recent)  # time passes
     assert home(reader, limit=20) == [later, pulled[2], pulled[0]]
 
 
@@ -492,7 +494,7 @@ def test_a_promotion_that_ends_below_the_exit_line_is_undone(make_user, make_twe
     """Followers leave while the promotion runs: when it is done, the author
     is below 80% of the threshold and must go back to fan-out."""
     follows_stream, tweets_stream = pump_factory(["on_follow_change"]), pump_factory(["on_tweet_change"])
-    jobs_queue = pump_factory(["on_fanout_job"])
+    jobs_queue = pump_factory(["on_job"])
     star, star_token = make_user("star")
     fans = [make_user(f"fan{n}") for n in range(5)]
     for _, token in fans:
@@ -566,7 +568,7 @@ def test_a_promotion_pages_through_the_followers(monkeypatch, make_user, make_tw
 @pytest.fixture
 def split_pump(pump_factory):
     """One pump per handler, so a test decides which runs first."""
-    return {name: pump_factory([name]) for name in ("on_tweet_change", "on_follow_change", "on_fanout_job")}
+    return {name: pump_factory([name]) for name in ("on_tweet_change", "on_follow_change", "on_job")}
 
 
 def test_a_fan_out_job_that_lands_after_the_unfollow_is_never_served(monkeypatch, api, make_user, make_tweet,
@@ -585,7 +587,7 @@ def test_a_fan_out_job_that_lands_after_the_unfollow_is_never_served(monkeypatch
     unfollow(carol_token, "alice")
     split_pump["on_follow_change"].drain()
     carol = api.get("/users/carol").json
-    split_pump["on_fanout_job"].drain()
+    split_pump["on_job"].drain()
     assert timeline_entries(carol["id"]) == [tweet]  # stale: written after the unfollow was processed
     assert home(carol_token) == []  # never served...
     assert timeline_entries(carol["id"]) == []  # ...and removed by the read that met it
@@ -606,7 +608,7 @@ def test_a_delete_while_fanning_out_leaves_no_entry(monkeypatch, api, make_user,
     assert timeline_entries(alice["id"]) == [tweet] and timeline_entries(fans[-1][0]["id"]) == [tweet]
     assert api.delete(f"/tweets/{tweet}", token=alice_token).status == 204
     split_pump["on_tweet_change"].drain()  # the retraction, also paged
-    split_pump["on_fanout_job"].drain()  # delivery and retraction jobs, in whatever order
+    split_pump["on_job"].drain()  # delivery and retraction jobs, in whatever order
     for user, _ in [(alice, alice_token), *fans]:
         assert timeline_entries(user["id"]) == []
     assert all(home(token) == [] for _, token in fans)
@@ -621,7 +623,7 @@ def test_a_follow_processed_before_the_followees_tweet_gets_it_once(make_user, m
     split_pump["on_follow_change"].drain()  # the backfill finds the tweet...
     assert timeline_entries(bob["id"]) == [tweet]
     split_pump["on_tweet_change"].drain()  # ...and the fan-out finds bob: one entry either way
-    split_pump["on_fanout_job"].drain()
+    split_pump["on_job"].drain()
     assert timeline_entries(bob["id"]) == [tweet]
     assert home(bob_token) == [tweet]
 
@@ -636,7 +638,7 @@ def test_a_follow_after_a_delete_does_not_bring_the_tweet_back(api, make_user, m
     follow(bob_token, "alice")
     split_pump["on_follow_change"].drain()  # before the tweets stream has even seen the insert
     split_pump["on_tweet_change"].drain()
-    split_pump["on_fanout_job"].drain()
+    split_pump["on_job"].drain()
     assert timeline_entries(bob["id"]) == [kept]
     assert home(bob_token) == [kept]
 
@@ -679,12 +681,12 @@ def test_a_follow_that_lands_while_a_promotion_pages_is_pulled_too(monkeypatch, 
     for n in range(5):
         follow(make_user(f"fan{n}")[1], "star")
     split_pump["on_follow_change"].drain()
-    split_pump["on_fanout_job"].poll_once()  # the promotion's first page
+    split_pump["on_job"].poll_once()  # the promotion's first page
     assert user_item(star["id"]).celebrity_state == celebrities.PROMOTING
     late, late_token = make_user("late")
     follow(late_token, "star")
     split_pump["on_follow_change"].drain()  # while the promotion still runs
-    split_pump["on_fanout_job"].drain()
+    split_pump["on_job"].drain()
     assert user_item(star["id"]).celebrity_state == celebrities.CELEBRITY
     assert celebrity_followees(late["id"]) == {star["id"]}
     tweet = make_tweet(star_token, "pulled")["id"]

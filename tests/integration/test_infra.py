@@ -33,8 +33,9 @@ from chalice.app import DynamoDBEventConfig, SQSEventConfig
 from chalice.local import RouteMatcher
 from chalice.package import TemplateDeepMerger
 
-from chalicelib import settings, tables
-from chalicelib.tables import ALL_MODELS, TTL_ATTRIBUTES
+from chalicelib import settings
+from chalicelib.storage import tables
+from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
 from devstack import infra
 from devstack.gateway import GATEWAY_ERRORS, gateway_response
 from devstack.schema import create_table_params, mapping_policies, queue_definitions, short_name
@@ -42,7 +43,7 @@ from devstack.schema import create_table_params, mapping_policies, queue_definit
 STAGES = infra.stages()
 CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
-EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_fanout_job")
+EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job")
 ACCOUNT_ARN = "arn:aws:{service}:eu-west-1:123456789012:{resource}"  # any real region and account
 
 # Every response type API Gateway knows (GatewayResponse.responseType).
@@ -198,14 +199,14 @@ def test_queues_are_the_local_stacks_queues_with_the_stages_visibility_timeout(s
 @pytest.mark.parametrize("stage", STAGES)
 def test_fanout_visibility_timeout_is_six_times_the_workers_timeout(stage):
     [worker] = [s for s in infra.event_sources() if isinstance(s, SQSEventConfig)]
-    assert worker.name == "on_fanout_job" and infra.source_queue(worker) == "fanout"
+    assert worker.name == "on_job" and infra.source_queue(worker) == "jobs"
     timeout = infra.stage_config(stage, worker.name).lambda_timeout
     assert timeout >= 60  # a page of fan-out jobs, with backoff on throttling
     assert infra.visibility_timeout(stage) >= 6 * timeout + worker.maximum_batching_window_in_seconds
     assert infra.visibility_timeout(stage) <= 12 * 3600  # SQS's maximum
     # A message outlives its retries: the DLQ keeps it longer than the queue would.
     queues = _queues()
-    assert queues["fanout-dlq"]["MessageRetentionPeriod"] >= queues["fanout"].get("MessageRetentionPeriod",
+    assert queues["jobs-dlq"]["MessageRetentionPeriod"] >= queues["jobs"].get("MessageRetentionPeriod",
                                                                                    4 * 86400)
 
 
@@ -213,7 +214,7 @@ def test_queues_that_nothing_reads_have_alarms():
     resources = infra.tables_template()["Resources"]
     alarms = {r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: r["Properties"]
               for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"FanoutDlqQueue", "StreamFailuresQueue"}
+    assert set(alarms) == {"JobsDlqQueue", "StreamFailuresQueue"}
     for alarm in alarms.values():
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
@@ -353,7 +354,7 @@ def test_stream_mappings_carry_the_local_pumps_settings(stage):
         assert policy.on_failure_queue == settings.QUEUE_NAMES["stream-failures"]
         assert 0 <= policy.maximum_retry_attempts <= 10000  # bounded: -1 would retry for a day
         assert 60 <= policy.maximum_record_age_in_seconds <= 604800
-    assert _event(template, "on_fanout_job")["Properties"] == {
+    assert _event(template, "on_job")["Properties"] == {
         "FunctionResponseTypes": ["ReportBatchItemFailures"]}
 
 
@@ -523,12 +524,12 @@ def test_packaged_template_carries_the_merge_template_and_the_policies(packaged)
     for role, function in roles.items():
         [inline] = resources[role]["Properties"]["Policies"]
         assert inline["PolicyDocument"] == infra.policy(stage, function)
-    for function in ("APIHandler", "BearerAuth", "OnTweetChange", "OnFollowChange", "OnFanoutJob"):
+    for function in ("APIHandler", "BearerAuth", "OnTweetChange", "OnFollowChange", "OnJob"):
         assert resources[function]["Type"] == "AWS::Serverless::Function"
         env = resources[function]["Properties"]["Environment"]["Variables"]
         assert env == {"CHIRP_STAGE": stage, "JWT_SECRET_PARAMETER": f"/chirp/{stage}/jwt-secret"}
-    assert resources["OnFanoutJob"]["Properties"]["Timeout"] == \
-        infra.stage_config(stage, "on_fanout_job").lambda_timeout
+    assert resources["OnJob"]["Properties"]["Timeout"] == \
+        infra.stage_config(stage, "on_job").lambda_timeout
 
 
 def test_packaged_mappings_are_chalices_with_the_merged_settings(packaged):
@@ -590,7 +591,7 @@ class FunctionCalls:
     @contextmanager
     def running_as(self, function: str | None):
         """None: the test's own setup, not counted."""
-        from chalicelib import jobs
+        from chalicelib.storage import jobs
 
         jobs._queue_url.cache_clear()
         self.running.append(function)
@@ -617,7 +618,8 @@ def function_calls(fresh_tables, monkeypatch):
     runs with a handful of users: fan-out pages of one follower, a
     celebrity threshold of 4, a trim on every delivery."""
     from app import app
-    from chalicelib import jobs, timelines
+    from chalicelib.home import reading
+    from chalicelib.storage import jobs
     from devstack.pump import EventPump
     from devstack.schema import ensure_queues
 
@@ -625,7 +627,7 @@ def function_calls(fresh_tables, monkeypatch):
     for name, value in {"FANOUT_PAGE_SIZE": 1, "CELEBRITY_THRESHOLD": 4, "TRANSITION_DELAY_SECONDS": 0,
                         "TRIM_EVERY": 1, "TIMELINE_MAX": 2, "CELEBRITY_CACHE_SECONDS": 0}.items():
         monkeypatch.setattr(settings, name, value)
-    monkeypatch.setattr(timelines, "_celebrity_cache", {})
+    monkeypatch.setattr(reading, "_celebrity_cache", {})
 
     recorder = FunctionCalls()
     import app as app_module
@@ -662,8 +664,8 @@ def _run_every_path(api, recorder) -> None:
     """Every route, and every event handler's paths: fan-out in pages,
     celebrity promotion and demotion, backfill, unfollow removal, tweet
     retraction, stale entries dropped on read, a returning user's rebuild."""
-    from chalicelib import activity
-    from chalicelib.tables import UserModel
+    from chalicelib.accounts import activity
+    from chalicelib.storage.tables import UserModel
 
     def signup(handle):
         reply = api.post("/auth/signup", {"handle": handle, "password": "correct horse"})
@@ -808,7 +810,7 @@ def test_each_functions_policy_allows_exactly_what_it_does(api, function_calls):
     for function in EVENT_FUNCTIONS + ("bearer_auth",):
         assert function_calls.invocations[function], f"{function} never ran"
     sqs = boto3.client("sqs")
-    for short in ("stream-failures", "fanout-dlq", "fanout"):
+    for short in ("stream-failures", "jobs-dlq", "jobs"):
         url = sqs.get_queue_url(QueueName=settings.QUEUE_NAMES[short])["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["ApproximateNumberOfMessages"] == "0", f"{short}: a handler failed"

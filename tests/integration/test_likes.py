@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import assert_error, run_concurrently
 
-from chalicelib import retweets
-from chalicelib.tables import LikeModel, RetweetModel
+from chalicelib.storage.tables import LikeModel, RetweetModel
+from chalicelib.tweets import deletion
 
 UNKNOWN = "911887782780350464"
 
@@ -245,7 +245,7 @@ def test_unlike_racing_the_cascade(api, make_user, make_tweet, dynamodb_hooks):
     def cascade_in_between(request, operation):
         calls.append(operation)
         if len(calls) == 2:  # the retry without the tweet's count: drop_likes gets there first
-            retweets.drop_likes(int(tweet["id"]), None)
+            deletion.drop_likes(int(tweet["id"]), None)
         return None
 
     dynamodb_hooks.on("TransactWriteItems", cascade_in_between)
@@ -258,7 +258,7 @@ def test_unlike_racing_the_cascade(api, make_user, make_tweet, dynamodb_hooks):
 def test_liking_a_tweet_deleted_meanwhile_is_404(api, make_user, make_tweet, dynamodb_hooks, liked_before):
     """The tweet is read, then deleted before the like's transaction runs:
     the answer is 404 whether or not the caller had liked it already."""
-    from chalicelib.tables import TweetModel
+    from chalicelib.storage.tables import TweetModel
 
     _, alice_token = make_user("alice")
     bob, bob_token = make_user("bob")

@@ -7,9 +7,9 @@ Tests act through the API, then run the streams with `pump.drain()`."""
 import pytest
 from support import assert_error
 
-from chalicelib import streams
-from chalicelib.ids import id_created_at
-from chalicelib.tables import NotificationModel
+from chalicelib.events import streams
+from chalicelib.storage.ids import id_created_at
+from chalicelib.storage.tables import NotificationModel
 from devstack.metering import DynamoDBCalls
 
 pytestmark = pytest.mark.usefixtures("cheap_passwords")

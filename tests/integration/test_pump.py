@@ -16,7 +16,7 @@ import boto3
 import pytest
 from chalice import Chalice
 
-from chalicelib.tables import FollowModel, TweetModel
+from chalicelib.storage.tables import FollowModel, TweetModel
 from devstack.pump import EventPump, MappingPolicy
 from devstack.schema import ensure_tables
 

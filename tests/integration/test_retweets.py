@@ -9,8 +9,8 @@ import pytest
 from support import assert_error, run_concurrently, timeline_entries
 
 from chalicelib import settings
-from chalicelib.ids import id_created_at
-from chalicelib.tables import LikeModel, RetweetModel
+from chalicelib.storage.ids import id_created_at
+from chalicelib.storage.tables import LikeModel, RetweetModel
 
 TWEET_KEYS = {"id", "author", "text", "created_at", "entities", "reply_to_id", "quote_of_id",
               "conversation_id", "counts", "retweet_of"}
@@ -434,7 +434,7 @@ def test_deleting_an_original_takes_its_retweets_and_likes(api, make_user, make_
     assert_error(api.post(f"/tweets/{original['id']}/like", token=bob_token), 404, "not_found")
     assert tweets_count(api, "bob") == 1
     assert queue_messages("stream-failures") == []
-    assert queue_messages("fanout-dlq") == []
+    assert queue_messages("jobs-dlq") == []
 
 
 def test_user_timelines_hide_retweets_of_a_deleted_original_at_once(api, make_user, make_tweet):
@@ -536,7 +536,7 @@ def test_the_cascade_runs_in_pages_through_the_queue(api, make_user, make_tweet,
     assert counts(api, other["id"]) == {"likes": 1, "retweets": 1, "replies": 0}
     assert len(list(LikeModel.query(int(other["id"]), consistent_read=True))) == 1
     assert queue_messages("stream-failures") == []
-    assert queue_messages("fanout-dlq") == []
+    assert queue_messages("jobs-dlq") == []
 
 
 # --- reads that lag behind writes -------------------------------------------------------
@@ -581,7 +581,7 @@ def test_undo_racing_the_cascade(api, make_user, make_tweet, dynamodb_hooks):
     """The original is deleted; Bob undoes his retweet while the cascade
     removes it: it goes once, Bob's count drops once, and Bob gets an
     answer, not a 500."""
-    from chalicelib import retweets as retweets_module
+    from chalicelib.tweets import deletion
 
     _, alice_token = make_user("alice")
     _, bob_token = make_user("bob")
@@ -593,7 +593,7 @@ def test_undo_racing_the_cascade(api, make_user, make_tweet, dynamodb_hooks):
     def cascade_in_between(request, operation):
         calls.append(operation)
         if len(calls) == 2:  # Bob's retry without the original's count: the cascade gets there first
-            retweets_module.drop_retweets(int(original["id"]), None)
+            deletion.drop_retweets(int(original["id"]), None)
         return None
 
     dynamodb_hooks.on("TransactWriteItems", cascade_in_between)

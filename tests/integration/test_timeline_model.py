@@ -41,16 +41,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 from support import user_item
 
-from chalicelib import jobs
 from chalicelib import settings as chirp
-from devstack.schema import FANOUT_MAX_RECEIVES, ensure_queues, ensure_tables
+from chalicelib.storage import jobs
+from devstack.schema import ensure_queues, ensure_tables
 
 USERS = 4
-HANDLERS = ("on_tweet_change", "on_follow_change", "on_fanout_job")
+HANDLERS = ("on_tweet_change", "on_follow_change", "on_job")
 WRITES = ("BatchWriteItem", "UpdateItem", "PutItem", "DeleteItem", "TransactWriteItems")
 ACTIONS = ("post", "post", "retweet", "echo", "spotlight", "undo", "delete", "follow", "unfollow", "rally",
            "desert")
-MAX_CRASHES = FANOUT_MAX_RECEIVES - 1  # below every retry limit: nothing may end in an on-failure queue
+MAX_CRASHES = chirp.JOBS_MAX_RECEIVES - 1  # below every retry limit: nothing may end in an on-failure queue
 
 
 class Tweet(NamedTuple):
@@ -288,7 +288,7 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
         def check(self):
             self.drain()
             assert queue_messages("stream-failures") == []
-            assert queue_messages("fanout-dlq") == []
+            assert queue_messages("jobs-dlq") == []
             for reader, (handle, _, token) in enumerate(self.users):
                 self.note_coverage(reader)
                 assert self.home(token) == self.expected(reader), f"@{handle}'s home timeline"

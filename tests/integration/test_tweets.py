@@ -4,7 +4,7 @@ import re
 import pytest
 from support import assert_error, run_concurrently
 
-from chalicelib.ids import MAX_ID, id_created_at
+from chalicelib.storage.ids import MAX_ID, id_created_at
 
 TWEET_KEYS = {"id", "author", "text", "created_at", "entities", "reply_to_id", "quote_of_id",
               "conversation_id", "counts", "retweet_of"}

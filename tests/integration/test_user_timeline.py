@@ -4,8 +4,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import assert_error
 
-from chalicelib.ids import MAX_ID, new_id
-from chalicelib.tables import TweetModel, UserModel
+from chalicelib.storage.ids import MAX_ID, new_id
+from chalicelib.storage.tables import TweetModel, UserModel
 
 TWEETS = 23
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import ids
-from chalicelib.ids import (
+from chalicelib.storage import ids
+from chalicelib.storage.ids import (
     EPOCH_MS,
     MAX_ID,
     MAX_SEQUENCE,

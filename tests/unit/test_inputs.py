@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import errors, inputs, tweet_text, tweets
 from chalicelib import settings as chirp_settings
-from chalicelib.ids import MAX_ID
+from chalicelib.errors import DomainError
+from chalicelib.storage.ids import MAX_ID
+from chalicelib.tweets import tweet_text, tweets
+from chalicelib.web import errors, inputs
 
 ALLOWED = {"handle", "password", "display_name"}
 REQUIRED = {"handle", "password"}
@@ -18,11 +20,14 @@ HANDLE_DEFINITION = re.compile(r"[A-Za-z0-9_]{1,15}")
 
 
 def rejected(call, status=400, code="invalid_request"):
-    with pytest.raises(errors.ApiError) as caught:
+    """Asserts the answer a client gets: the HTTP edge raises ApiError, the
+    domain its own refusal, which the edge maps (chalicelib.web.errors)."""
+    with pytest.raises((errors.ApiError, DomainError)) as caught:
         call()
-    assert (caught.value.status, caught.value.code) == (status, code)
-    assert caught.value.message
-    return caught.value
+    answer = caught.value if isinstance(caught.value, errors.ApiError) else errors.api_error(caught.value)
+    assert (answer.status, answer.code) == (status, code)
+    assert answer.message
+    return answer
 
 
 def body(obj) -> bytes:

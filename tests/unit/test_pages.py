@@ -7,11 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import errors, pages
 from chalicelib import settings as chirp_settings
-from chalicelib.ids import MAX_ID
-from chalicelib.pages import PageRequest, decode_cursor, encode_cursor, page, page_request
-from chalicelib.tables import TweetModel
+from chalicelib.storage import paging
+from chalicelib.storage.ids import MAX_ID
+from chalicelib.storage.paging import PageRequest
+from chalicelib.storage.tables import TweetModel
+from chalicelib.web import errors
+from chalicelib.web.pages import decode_cursor, encode_cursor, page, page_request
 
 SCOPE = "user-tweets:911887782780350464"
 OTHER_SCOPE = "user-tweets:911887782780350465"
@@ -187,28 +189,28 @@ def serialized(condition):
 
 
 def test_no_bounds_no_condition():
-    assert pages.range_condition(TweetModel.id, PageRequest(5)) is None
+    assert paging.range_condition(TweetModel.id, PageRequest(5)) is None
 
 
 def test_max_id_is_exclusive():
-    condition = pages.range_condition(TweetModel.id, PageRequest(5, max_id=10))
+    condition = paging.range_condition(TweetModel.id, PageRequest(5, max_id=10))
     assert serialized(condition) == ("#0 < :0", {"#0": "id"}, {":0": 10})
 
 
 def test_since_id_is_exclusive():
-    condition = pages.range_condition(TweetModel.id, PageRequest(5, since_id=8))
+    condition = paging.range_condition(TweetModel.id, PageRequest(5, since_id=8))
     assert serialized(condition) == ("#0 > :0", {"#0": "id"}, {":0": 8})
 
 
 def test_both_bounds_are_exclusive():
-    condition = pages.range_condition(TweetModel.id, PageRequest(5, max_id=10, since_id=8))
+    condition = paging.range_condition(TweetModel.id, PageRequest(5, max_id=10, since_id=8))
     assert serialized(condition) == ("#0 BETWEEN :0 AND :1", {"#0": "id"}, {":0": 9, ":1": 9})
 
 
 @pytest.mark.parametrize("max_id, since_id", [(10, 9), (10, 10), (10, 50)])
 def test_bounds_with_no_room_are_empty(max_id, since_id):
     request = PageRequest(5, max_id=max_id, since_id=since_id)
-    assert pages.range_condition(TweetModel.id, request) is pages.EMPTY
+    assert paging.range_condition(TweetModel.id, request) is paging.EMPTY
 
 
 # --- page --------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ import base64
 
 import pytest
 
-from chalicelib import passwords
-from chalicelib.passwords import hash_password, verify_password
+from chalicelib.accounts import passwords
+from chalicelib.accounts.passwords import hash_password, verify_password
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import settings, tokens
-from chalicelib.tokens import InvalidToken, bearer_token, issue_token, verify_token
+from chalicelib import settings
+from chalicelib.accounts import tokens
+from chalicelib.accounts.tokens import InvalidToken, bearer_token, issue_token, verify_token
 
 USER_ID = 911887782780350464
 OTHER_KEY = "another-signing-key-that-is-long-enough-0123456789"

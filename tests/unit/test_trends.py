@@ -6,9 +6,10 @@ import types
 
 import pytest
 
-from chalicelib import hashtags, settings, trends
-from chalicelib.ids import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS, IdGenerator
-from chalicelib.trends import TagCount
+from chalicelib import settings
+from chalicelib.discovery import hashtags, trends
+from chalicelib.discovery.trends import TagCount
+from chalicelib.storage.ids import EPOCH_MS, SEQUENCE_BITS, WORKER_BITS, IdGenerator
 
 NOW = 1_800_000_000.0  # a moment on a bucket boundary (Unix seconds)
 assert NOW % (settings.TREND_BUCKET_MINUTES * 60) == 0

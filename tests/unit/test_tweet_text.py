@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import tweet_text
-from chalicelib.tweet_text import extract_entities, is_valid_tweet, parse_tweet, weighted_length
+from chalicelib.tweets import tweet_text
+from chalicelib.tweets.tweet_text import extract_entities, is_valid_tweet, parse_tweet, weighted_length
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
 

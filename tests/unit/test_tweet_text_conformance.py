@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib import tweet_text
+from chalicelib.tweets import tweet_text
 
 SUITE = Path(__file__).resolve().parents[1] / "conformance" / "twitter-text"
 

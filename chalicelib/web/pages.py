@@ -9,17 +9,12 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 
-from chalicelib import errors, settings, tokens
-from chalicelib.ids import parse_id
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    limit: int
-    max_id: int | None = None  # exclusive upper bound
-    since_id: int | None = None  # exclusive lower bound
+from chalicelib import settings
+from chalicelib.accounts import tokens
+from chalicelib.storage.ids import parse_id
+from chalicelib.storage.paging import PageRequest
+from chalicelib.web import errors
 
 
 def _cursor_key() -> bytes:
@@ -85,22 +80,6 @@ def page_request(params: dict | None, scope: str, bounds: bool = True) -> PageRe
         max_id, since_id = decode_cursor(cursor, scope)
         return PageRequest(limit, max_id, since_id)
     return PageRequest(limit, bounds.get("max_id"), bounds.get("since_id"))
-
-
-EMPTY = object()  # a range that holds nothing: skip the query
-
-
-def range_condition(attribute, request: PageRequest):
-    """The sort-key condition for a page's exclusive bounds: None for no
-    bounds, EMPTY when the bounds leave no room."""
-    low, high = request.since_id, request.max_id
-    if low is not None and high is not None:
-        return EMPTY if low + 1 > high - 1 else attribute.between(low + 1, high - 1)
-    if high is not None:
-        return attribute < high
-    if low is not None:
-        return attribute > low
-    return None
 
 
 def page(items: list[dict], request: PageRequest, scope: str, more: bool, last_key: int | None) -> dict:

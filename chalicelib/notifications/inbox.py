@@ -8,9 +8,9 @@ Nobody is notified of their own actions.
 """
 from typing import NamedTuple
 
-from chalicelib import batches
-from chalicelib.pages import EMPTY, PageRequest, range_condition
-from chalicelib.tables import FollowModel, LikeModel, NotificationModel, TweetModel, UserModel
+from chalicelib.storage import batches
+from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.tables import FollowModel, LikeModel, NotificationModel, TweetModel, UserModel
 
 
 class Notice(NamedTuple):

@@ -1,9 +1,10 @@
 """Follows: who follows whom, with exact counts on both users."""
-from chalicelib import accounts, errors, settings
-from chalicelib.ids import new_id
-from chalicelib.pages import EMPTY, PageRequest, range_condition
-from chalicelib.tables import FollowModel, UserModel
-from chalicelib.transactions import ConditionsFailed, delete, save, transact_write, update
+from chalicelib import errors, settings
+from chalicelib.accounts import users
+from chalicelib.storage.ids import new_id
+from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.tables import FollowModel, UserModel
+from chalicelib.storage.transactions import ConditionsFailed, delete, save, transact_write, update
 
 
 def follow(follower_id: int, followee: UserModel) -> bool:
@@ -12,7 +13,7 @@ def follow(follower_id: int, followee: UserModel) -> bool:
     transaction, so concurrent follows count exactly once."""
     followee_id = int(followee.id)
     if follower_id == followee_id:
-        raise errors.bad_request("You cannot follow yourself.", "cannot_follow_self")
+        raise errors.Invalid("You cannot follow yourself.", "cannot_follow_self")
 
     try:
         transact_write({
@@ -24,14 +25,14 @@ def follow(follower_id: int, followee: UserModel) -> bool:
     except ConditionsFailed as exc:
         if "follow" in exc.failed:
             return False  # already following
-        raise errors.not_found("User") from None
+        raise errors.NotFound("User") from None
 
 
 def unfollow(follower_id: int, followee: UserModel) -> bool:
     """Removes the follow; True if there was one. Idempotent like follow."""
     followee_id = int(followee.id)
     if follower_id == followee_id:  # the transaction below cannot touch one user twice
-        raise errors.bad_request("You cannot follow yourself.", "cannot_follow_self")
+        raise errors.Invalid("You cannot follow yourself.", "cannot_follow_self")
 
     try:
         transact_write({
@@ -43,7 +44,7 @@ def unfollow(follower_id: int, followee: UserModel) -> bool:
     except ConditionsFailed as exc:
         if "follow" in exc.failed:
             return False  # was not following
-        raise errors.not_found("User") from None
+        raise errors.NotFound("User") from None
 
 
 def _count_steps(follower_id: int, followee_id: int, delta: int) -> dict:
@@ -93,8 +94,8 @@ def following(user_id: int, page: PageRequest) -> tuple[list[UserModel], bool, i
 
 def _page(index, user_id, page, other_id):
     rows, more = _rows(index, user_id, page)
-    users = accounts.users_by_ids([other_id(r) for r in rows]) if rows else []
-    return users, more, (int(rows[-1].follow_id) if rows else None)
+    listed = users.users_by_ids([other_id(r) for r in rows]) if rows else []
+    return listed, more, (int(rows[-1].follow_id) if rows else None)
 
 
 def _rows(index, user_id, page: PageRequest) -> tuple[list[FollowModel], bool]:

@@ -1,6 +1,6 @@
 """Who is active: signed up or made an authenticated request within
 ACTIVE_DAYS. Fan-out skips everyone else, and a user coming back after
-longer gets their home timeline rebuilt.
+longer gets their home timeline populated (chalicelib.home.feed).
 
 Recording costs at most one write per user per day: the day is kept on the
 user item and only ever moved forward by a conditional update, and each
@@ -10,8 +10,9 @@ import time
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import batches, jobs, settings
-from chalicelib.tables import UserModel
+from chalicelib import settings
+from chalicelib.storage import batches
+from chalicelib.storage.tables import UserModel
 
 _marked_today: dict[int, int] = {}
 
@@ -40,10 +41,12 @@ def active_only(user_ids: list[int]) -> list[int]:
     return [u for u in user_ids if u in active]
 
 
-def mark_active(user_id: int) -> None:
+def mark_active(user_id: int) -> bool:
+    """Records the user as active today; True if they were away longer than
+    ACTIVE_DAYS (so fan-out skipped them and their timeline needs populating)."""
     day = today()
     if _marked_today.get(user_id) == day:
-        return
+        return False
     connection = UserModel._get_connection()
     try:
         old = connection.update_item(
@@ -55,15 +58,8 @@ def mark_active(user_id: int) -> None:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
         _marked_today[user_id] = day  # already marked today (or no such user)
-        return
+        return False
     _marked_today[user_id] = day
     previous = old.get("Attributes", {}).get("last_active_day", {}).get("N")
-    if previous is not None and not is_active(int(previous), day):
-        start_rebuild(user_id)
+    return previous is not None and not is_active(int(previous), day)
 
-
-def start_rebuild(user_id: int) -> None:
-    """The user was away: fan-out skipped them, so rebuild their timeline
-    from their followees' recent tweets. Reads say `partial` meanwhile."""
-    UserModel(id=user_id).update(actions=[UserModel.timeline_rebuilding.set(True)])
-    jobs.send("rebuild", user_id=user_id)

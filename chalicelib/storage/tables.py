@@ -36,7 +36,7 @@ class UserModel(Model):
     followers_count = NumberAttribute(default=0)
     following_count = NumberAttribute(default=0)
     tweets_count = NumberAttribute(default=0)
-    # Home timeline bookkeeping (chalicelib.activity, fanout, celebrities):
+    # Home timeline bookkeeping (chalicelib.accounts.activity, chalicelib.home):
     last_active_day = NumberAttribute(null=True)  # days since the Unix epoch
     timeline_rebuilding = BooleanAttribute(null=True)  # set while a returning user's timeline is rebuilt
     # As an author: None (fanned out), "promoting" or "celebrity" (pulled at read time).
@@ -85,9 +85,9 @@ class TweetModel(Model):
     that a page of tweets is hydrated without reading the users table.
 
     A retweet is a tweet of its own: its author is the retweeter, its text
-    is empty and `retweet_of_id` names the original (chalicelib.retweets).
+    is empty and `retweet_of_id` names the original (chalicelib.tweets.retweets).
     Entities are extracted once, when the tweet is written, with each
-    mention's user id resolved then (chalicelib.tweets).
+    mention's user id resolved then (chalicelib.tweets.tweets).
     """
 
     class Meta(_Meta):
@@ -190,7 +190,7 @@ class TimelineByOriginal(LocalSecondaryIndex):
 
 class TimelineModel(Model):
     """One entry of a user's home timeline: ids only, newest first by key.
-    Written by fan-out (chalicelib.fanout), read by chalicelib.timelines.
+    Written and read by chalicelib.home.
     A retweet's entry also names the original it carries."""
 
     class Meta(_Meta):

@@ -1,11 +1,13 @@
 """Users and handles: sign-up, log-in, and finding users."""
-from chalicelib import activity, errors, passwords, settings
-from chalicelib.ids import new_id
-from chalicelib.inputs import HANDLE_RE
-from chalicelib.tables import HandleModel, UserModel
-from chalicelib.transactions import ConditionsFailed, save, transact_write
+import re
 
-ID_CLASH_RETRIES = 3
+from chalicelib import errors, settings
+from chalicelib.accounts import activity, passwords
+from chalicelib.storage.ids import new_id
+from chalicelib.storage.tables import HandleModel, UserModel
+from chalicelib.storage.transactions import ConditionsFailed, save, transact_write
+
+HANDLE_RE = re.compile(rf"[A-Za-z0-9_]{{1,{settings.HANDLE_MAX}}}")
 
 
 def signup(handle: str, password: str, display_name: str | None) -> UserModel:
@@ -13,7 +15,7 @@ def signup(handle: str, password: str, display_name: str | None) -> UserModel:
     transaction, each conditional on not existing: two sign-ups racing for
     `Alice` and `alice` cannot both win."""
     password_hash = passwords.hash_password(password)
-    for _ in range(ID_CLASH_RETRIES):
+    for _ in range(settings.ID_CLASH_RETRIES):
         user = UserModel(id=new_id(), handle=handle, display_name=display_name or handle,
                          bio="", password_hash=password_hash, last_active_day=activity.today())
         claim = HandleModel(handle_key=handle.lower(), user_id=user.id)
@@ -26,7 +28,7 @@ def signup(handle: str, password: str, display_name: str | None) -> UserModel:
             return user
         except ConditionsFailed as exc:
             if "handle" in exc.failed:
-                raise errors.conflict(f"The handle @{handle} is taken.", "handle_taken") from None
+                raise errors.Conflict(f"The handle @{handle} is taken.", "handle_taken") from None
     raise RuntimeError("could not allocate a unique user id")
 
 
@@ -59,14 +61,14 @@ def find_by_id(user_id: int) -> UserModel | None:
 def get_by_handle(handle: str) -> UserModel:
     user = find_by_handle(handle)
     if user is None:
-        raise errors.not_found("User")
+        raise errors.NotFound("User")
     return user
 
 
 def get_by_id(user_id: int) -> UserModel:
     user = find_by_id(user_id)
     if user is None:
-        raise errors.not_found("User")
+        raise errors.NotFound("User")
     return user
 
 

@@ -18,8 +18,12 @@ state changed are visible in the (eventually consistent) followers index.
 """
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import activity, batches, follows, jobs, settings, timelines, tweets
-from chalicelib.tables import UserModel
+from chalicelib import settings
+from chalicelib.accounts import activity, follows
+from chalicelib.home import entries
+from chalicelib.storage import batches, jobs
+from chalicelib.storage.tables import UserModel
+from chalicelib.tweets import tweets
 
 PROMOTING, CELEBRITY = "promoting", "celebrity"
 PULLED = (PROMOTING, CELEBRITY)  # readers merge these authors' tweets
@@ -76,6 +80,16 @@ def check_transition(author_id: int) -> None:
         jobs.send("demote", delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id)
 
 
+@jobs.handler("promote")
+def promote_page(author_id: int, cursor: int | None = None) -> None:
+    run_transition_page("promote", author_id, cursor)
+
+
+@jobs.handler("demote")
+def demote_page(author_id: int, cursor: int | None = None) -> None:
+    run_transition_page("demote", author_id, cursor)
+
+
 def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
     """One page of a promotion or demotion. A transition that a later one
     has overtaken (the state no longer matches) stops: the later one pages
@@ -90,7 +104,7 @@ def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
     else:
         recent = tweets.recent(author_id, settings.BACKFILL_TWEETS)
         for follower in activity.active_only(followers):
-            timelines.write_entries_for(follower, recent, author_id)
+            entries.backfill(follower, recent, author_id)
         for follower in followers:
             remove_followee(follower, author_id)
     if next_cursor is not None:

@@ -1,13 +1,13 @@
 """Parsing and validating what clients send. Everything here raises a 400
 (or 413) ApiError with a message a client developer can act on."""
 import json
-import re
 from urllib.parse import unquote
 
-from chalicelib import errors, settings, tweet_text
-from chalicelib.ids import parse_id
-
-HANDLE_RE = re.compile(rf"[A-Za-z0-9_]{{1,{settings.HANDLE_MAX}}}")
+from chalicelib import settings
+from chalicelib.accounts.users import HANDLE_RE
+from chalicelib.storage.ids import parse_id
+from chalicelib.tweets import tweet_text
+from chalicelib.web import errors
 
 
 def json_object(raw_body: bytes | None, allowed: set[str], required: set[str] = frozenset()) -> dict:

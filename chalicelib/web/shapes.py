@@ -1,6 +1,6 @@
 """How stored items look to API clients (the contract's shapes)."""
-from chalicelib.ids import id_created_at
-from chalicelib.tables import NotificationModel, TweetModel, UserModel
+from chalicelib.storage.ids import id_created_at
+from chalicelib.storage.tables import NotificationModel, TweetModel, UserModel
 
 NO_ENTITIES = {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}
 

@@ -1,5 +1,6 @@
-"""Home timelines: the materialised entries (ids only) and the read path
-that merges in followed celebrities' tweets.
+"""The home timeline read path: a page of the reader's materialised entries
+merged with the followed celebrities' recent tweets, hydrated, checked and
+de-duplicated.
 
 Reading a page costs 1 GetItem (the reader's celebrity list and rebuild
 flag), 1 Query on the reader's timeline, 1 Query per followed celebrity
@@ -23,77 +24,16 @@ by-original index). Known gap: a celebrity's retweet older than its
 CELEBRITY_PULL newest tweets is not in the cache, so a newer retweet of
 the same original shows as well.
 """
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from chalicelib import batches, errors, settings
-from chalicelib.pages import EMPTY, PageRequest, range_condition
-from chalicelib.tables import FollowModel, TimelineModel, TweetModel, UserModel
-from chalicelib.tweets import Ref
+from chalicelib import errors, settings
+from chalicelib.home import entries
+from chalicelib.storage import batches
+from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.tables import FollowModel, TimelineModel, TweetModel, UserModel
 
-READ_ROUNDS = 3  # re-query when hydration drops entries, at most this often
-
-
-# --- writing entries --------------------------------------------------------
-
-def entry(user_id: int, ref: Ref, author_id: int) -> dict:
-    return batches.put_request(TimelineModel(user_id=user_id, tweet_id=ref.tweet_id, author_id=author_id,
-                                             original_id=ref.original_id))
-
-
-def add_entries(requests: list[dict]) -> None:
-    """Writes timeline entries (from `entry`) in batches of 25."""
-    batches.write(TimelineModel.Meta.table_name, requests)
-
-
-def write_entries(users: list[int], ref: Ref, author_id: int) -> None:
-    """One tweet into many users' timelines (fan-out), trimming some."""
-    add_entries([entry(user, ref, author_id) for user in users])
-    for user in users:
-        if should_trim(user, ref.tweet_id):
-            trim(user)
-
-
-def write_entries_for(user_id: int, refs: list[Ref], author_id: int) -> None:
-    """Many tweets of one author into one user's timeline (backfill), then a trim."""
-    add_entries([entry(user_id, ref, author_id) for ref in refs])
-    if refs:
-        trim(user_id)
-
-
-def remove_entries(keys: list[tuple[int, int]]) -> None:
-    """Deletes (user_id, tweet_id) entries in batches of 25."""
-    unique = list(dict.fromkeys(keys))
-    batches.write(TimelineModel.Meta.table_name,
-                  [batches.delete_request(TimelineModel, user, tweet) for user, tweet in unique])
-
-
-def remove_author(user_id: int, author_id: int) -> None:
-    """Removes every entry of `author_id` from `user_id`'s timeline (an
-    unfollow): one Query page at a time on the by-author index."""
-    entries = TimelineModel.by_author.query(user_id, TimelineModel.author_id == author_id)
-    remove_entries([(user_id, int(e.tweet_id)) for e in entries])
-
-
-def should_trim(user_id: int, tweet_id: int) -> bool:
-    """Trims about one delivery in TRIM_EVERY, chosen by a hash so that a
-    redelivered batch makes the same choice."""
-    digest = hashlib.blake2b(f"{user_id}:{tweet_id}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest) % settings.TRIM_EVERY == 0
-
-
-def trim(user_id: int) -> None:
-    """Deletes all but the newest TIMELINE_MAX entries."""
-    surplus = TimelineModel.query(user_id, scan_index_forward=False,
-                                  attributes_to_get=["user_id", "tweet_id"])
-    keys = [(user_id, int(e.tweet_id)) for i, e in enumerate(surplus) if i >= settings.TIMELINE_MAX]
-    if keys:
-        remove_entries(keys)
-
-
-# --- reading ----------------------------------------------------------------
 
 class Candidate(NamedTuple):
     """A tweet that may be on a page: from the reader's entries or pulled
@@ -179,11 +119,11 @@ def home_page(reader_id: int, page: PageRequest) -> HomePage:
         reader = UserModel.get(reader_id,
                                attributes_to_get=["id", "celebrity_followees", "timeline_rebuilding"])
     except UserModel.DoesNotExist:
-        raise errors.not_found("User") from None
+        raise errors.NotFound("User") from None
     celebrities = {int(c) for c in reader.celebrity_followees or ()}
     shown: list[Shown] = []
     more, last_key, window = False, None, page
-    for _ in range(READ_ROUNDS):  # more rounds only when entries were dropped or skipped
+    for _ in range(settings.HOME_READ_ROUNDS):  # more rounds only when entries were dropped or skipped
         candidates, more = _candidates(reader_id, celebrities, window, page.limit - len(shown))
         if not candidates:
             break
@@ -257,7 +197,7 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
             kept.append((c, tweets[c.tweet_id], original))
         # else: the original is in this timeline as itself; the retweet is skipped
     if stale:
-        remove_entries(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
+        entries.remove(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
     pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
     first = _first_retweets(reader_id, {c.original_id for c, _, o in kept if o is not None}, pulled)
     shown = [(tweet, original) for c, tweet, original in kept

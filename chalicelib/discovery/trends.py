@@ -1,5 +1,5 @@
 """Trending hashtags: counters per tag per time bucket, kept from the tweets
-stream (chalicelib.hashtags counts in the same transaction that indexes a
+stream (chalicelib.discovery.hashtags counts in the same transaction that indexes a
 tweet, so redelivery never counts twice), and a "top" list recomputed from
 them at most every TREND_REFRESH_SECONDS. Reading trends is one GetItem
 (two for the readers that find the list stale while another refreshes it).
@@ -21,9 +21,9 @@ from typing import NamedTuple
 from pynamodb.exceptions import PutError
 
 from chalicelib import settings
-from chalicelib.ids import id_timestamp_ms
-from chalicelib.tables import TrendModel
-from chalicelib.transactions import update
+from chalicelib.storage.ids import id_timestamp_ms
+from chalicelib.storage.tables import TrendModel
+from chalicelib.storage.transactions import update
 
 TOP = ("top", "current")  # the key of the item holding the current list
 
@@ -128,7 +128,7 @@ class TagCount(NamedTuple):
     """One counter as read: uses of a tag in a bucket (in one shard)."""
 
     bucket: int  # Unix minutes
-    tag: str  # the tag's key (chalicelib.hashtags.tag_key)
+    tag: str  # the tag's key (chalicelib.discovery.hashtags.tag_key)
     display: str  # the tag as first written
     count: int
 

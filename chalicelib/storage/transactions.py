@@ -12,7 +12,8 @@ import time
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.tables import connection
+from chalicelib import settings
+from chalicelib.storage.tables import connection
 
 
 class ConditionsFailed(Exception):
@@ -47,14 +48,13 @@ SEND_ORDER = ("condition_check", "delete", "save", "update")
 
 # DynamoDB cancels a transaction that races another one on the same item
 # (reason "TransactionConflict") and botocore does not retry it; a cancelled
-# transaction wrote nothing, so it is retried here with jittered backoff.
-CONFLICT_RETRIES = 5
-CONFLICT_BACKOFF_SECONDS = 0.02
+# transaction wrote nothing, so it is retried here with jittered backoff
+# (settings.CONFLICT_RETRIES, CONFLICT_BACKOFF_SECONDS).
 
 
 def transact_write(steps: dict) -> None:
     names = sorted(steps, key=lambda name: SEND_ORDER.index(steps[name][0]))
-    for attempt in range(CONFLICT_RETRIES + 1):
+    for attempt in range(settings.CONFLICT_RETRIES + 1):
         try:
             with TransactWrite(connection=connection()) as transaction:
                 for method, args, kwargs in steps.values():
@@ -67,6 +67,6 @@ def transact_write(steps: dict) -> None:
             if exc.cause_response_code == "TransactionCanceledException" and failed:
                 raise ConditionsFailed(failed) from None
             conflict = any(reason is not None and reason.code == "TransactionConflict" for reason in reasons)
-            if not conflict or attempt == CONFLICT_RETRIES:
+            if not conflict or attempt == settings.CONFLICT_RETRIES:
                 raise
-        time.sleep(random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311
+        time.sleep(random.uniform(0, settings.CONFLICT_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311

@@ -4,16 +4,18 @@ case-insensitively.
 A tag's timeline is spread over HASHTAG_SHARDS partitions by tweet id, so
 a trending tag's writes do not pile onto one partition; a page queries
 each shard and merges them. Items are written from the tweets stream, in
-the same transaction as the trend counters (chalicelib.trends): the item's
+the same transaction as the trend counters (chalicelib.discovery.trends): the item's
 conditional put is what makes counting idempotent.
 """
 import hashlib
 import unicodedata
 
-from chalicelib import batches, settings, trends
-from chalicelib.pages import EMPTY, PageRequest, range_condition
-from chalicelib.tables import HashtagModel, TweetModel
-from chalicelib.transactions import ConditionsFailed, delete, save, transact_write
+from chalicelib import settings
+from chalicelib.discovery import trends
+from chalicelib.storage import batches
+from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.tables import HashtagModel, TweetModel
+from chalicelib.storage.transactions import ConditionsFailed, delete, save, transact_write
 
 
 def tag_key(tag: str) -> str:

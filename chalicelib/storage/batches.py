@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable
 
 from chalicelib import settings
-from chalicelib.tables import connection
+from chalicelib.storage.tables import connection
 
 
 class UnprocessedItems(Exception):

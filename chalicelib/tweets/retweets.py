@@ -1,10 +1,12 @@
 """Retweets: one per user per original, each a tweet item of its own (so it
 reaches the retweeter's followers through the same stream fan-out as a
-tweet), and what happens to them when their original is deleted."""
-from chalicelib import batches, errors, jobs, settings, tweets
-from chalicelib.ids import new_id
-from chalicelib.tables import LikeModel, RetweetModel, TweetModel, UserModel
-from chalicelib.transactions import ConditionsFailed, delete, save, transact_write, update
+tweet). What happens to them when their original is deleted is in
+chalicelib.tweets.deletion."""
+from chalicelib import errors, settings
+from chalicelib.storage.ids import new_id
+from chalicelib.storage.tables import RetweetModel, TweetModel, UserModel
+from chalicelib.storage.transactions import ConditionsFailed, delete, save, transact_write, update
+from chalicelib.tweets import tweets
 
 
 def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, bool]:
@@ -14,7 +16,7 @@ def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, boo
     writes the retweet item and counts it, so a race makes one retweet."""
     original = tweets.get_original(tweet_id)
     user_id, original_id = int(user.id), int(original.id)
-    for _ in range(tweets.ID_CLASH_RETRIES):
+    for _ in range(settings.ID_CLASH_RETRIES):
         existing = _existing(original_id, user_id)
         if existing is not None:
             # Read again: the original read above may predate this retweet (a concurrent request's).
@@ -39,9 +41,9 @@ def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, boo
             return item, original, True
         except ConditionsFailed as exc:
             if "original" in exc.failed:
-                raise errors.not_found("Tweet") from None
+                raise errors.NotFound("Tweet") from None
             if "user" in exc.failed:
-                raise errors.unauthorized("The account no longer exists.") from None
+                raise errors.Unauthenticated("The account no longer exists.") from None
             # The marker: a concurrent retweet won (the loop returns it); or an id clash.
     raise RuntimeError("could not write the retweet")
 
@@ -49,7 +51,7 @@ def retweet(user: UserModel, tweet_id: int) -> tuple[TweetModel, TweetModel, boo
 def _counted_original(original_id: int) -> TweetModel:
     original = _find(original_id)
     if original is None:
-        raise errors.not_found("Tweet")
+        raise errors.NotFound("Tweet")
     return original
 
 
@@ -82,12 +84,14 @@ def undo_retweet(user_id: int, tweet_id: int) -> None:
         marker = RetweetModel.get(tweet_id, user_id, consistent_read=True)
     except RetweetModel.DoesNotExist:
         if target is None:
-            raise errors.not_found("Tweet") from None
+            raise errors.NotFound("Tweet") from None
         return  # not retweeted: undoing is idempotent
-    _remove(marker, count_on_original=True)
+    remove(marker, count_on_original=True)
 
 
-def _remove(marker: RetweetModel, count_on_original: bool) -> None:
+def remove(marker: RetweetModel, count_on_original: bool) -> None:
+    """Removes one retweet: its marker, its item and its counts, skipping the
+    counts whose items are gone. Idempotent."""
     original_id, user_id, retweet_id = int(marker.tweet_id), int(marker.user_id), int(marker.retweet_id)
     steps = {
         "marker": delete(RetweetModel(tweet_id=original_id, user_id=user_id),
@@ -108,40 +112,3 @@ def _remove(marker: RetweetModel, count_on_original: bool) -> None:
                 return  # removed meanwhile (a concurrent undo, or redelivery of a cascade)
             for name in exc.failed:
                 del steps[name]  # already gone: nothing left to uncount there
-
-
-# --- when an original is deleted -------------------------------------------
-
-def on_tweet_record(record: dict) -> None:
-    """A deleted original takes its retweets and likes with it. Each page is
-    idempotent; large ones continue as jobs on the fan-out queue."""
-    if record["eventName"] != "REMOVE":
-        return
-    tweet = TweetModel.from_raw_data(record["dynamodb"]["OldImage"])
-    if tweet.retweet_of_id is None:
-        drop_retweets(int(tweet.id), None)
-        drop_likes(int(tweet.id), None)
-
-
-def drop_retweets(tweet_id: int, cursor: int | None) -> None:
-    markers = _page(RetweetModel, tweet_id, RetweetModel.user_id, cursor)
-    for marker in markers:
-        _remove(marker, count_on_original=False)
-    if len(markers) == settings.CASCADE_PAGE_SIZE:
-        jobs.send("drop-retweets", tweet_id=tweet_id, cursor=int(markers[-1].user_id))
-
-
-def drop_likes(tweet_id: int, cursor: int | None) -> None:
-    """Deletes the likes of a deleted tweet; their stream records delete the
-    like notifications."""
-    likes = _page(LikeModel, tweet_id, LikeModel.user_id, cursor)
-    batches.write(LikeModel.Meta.table_name,
-                  [batches.delete_request(LikeModel, tweet_id, int(like.user_id)) for like in likes])
-    if len(likes) == settings.CASCADE_PAGE_SIZE:
-        jobs.send("drop-likes", tweet_id=tweet_id, cursor=int(likes[-1].user_id))
-
-
-def _page(model, tweet_id: int, range_attribute, cursor: int | None) -> list:
-    condition = None if cursor is None else range_attribute > cursor
-    return list(model.query(tweet_id, range_key_condition=condition, consistent_read=True,
-                            limit=settings.CASCADE_PAGE_SIZE, page_size=settings.CASCADE_PAGE_SIZE))

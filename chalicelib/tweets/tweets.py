@@ -1,19 +1,21 @@
 """Tweets: posting (with idempotency keys and twitter-text entities),
-reading, deleting, replies and a user's timeline."""
+reading, deleting a plain tweet, replies and a user's timeline. Retweets
+build on this module (chalicelib.tweets.retweets), and so does deletion
+(chalicelib.tweets.deletion)."""
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from chalicelib import batches, errors, settings, tweet_text
-from chalicelib.ids import new_id
-from chalicelib.inputs import HANDLE_RE
-from chalicelib.pages import EMPTY, PageRequest, range_condition
-from chalicelib.tables import HandleModel, IdempotencyModel, TweetModel, UserModel
-from chalicelib.transactions import ConditionsFailed, check, delete, save, transact_write, update
-
-ID_CLASH_RETRIES = 3
+from chalicelib import errors, settings
+from chalicelib.accounts.users import HANDLE_RE
+from chalicelib.storage import batches
+from chalicelib.storage.ids import new_id
+from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.tables import HandleModel, IdempotencyModel, TweetModel, UserModel
+from chalicelib.storage.transactions import ConditionsFailed, check, delete, save, transact_write, update
+from chalicelib.tweets import tweet_text
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,9 @@ def validate_text(text) -> str:
     rules: not blank, no invalid characters, a weighted length of at most
     280 (URLs weigh 23, most CJK characters and emoji 2, after NFC)."""
     if not isinstance(text, str):
-        raise errors.bad_request("`text` must be a string.")
+        raise errors.Invalid("`text` must be a string.")
     if "\x00" in text:
-        raise errors.bad_request("`text` must not contain NUL characters.", "invalid_text")
+        raise errors.Invalid("`text` must not contain NUL characters.", "invalid_text")
     parsed = tweet_text.parse_tweet(text)
     if not parsed.valid:
         if parsed.weighted_length > settings.TWEET_MAX_CHARS:
@@ -46,7 +48,7 @@ def validate_text(text) -> str:
             message = "`text` must not be blank."
         else:
             message = "`text` contains characters a tweet cannot hold (U+FFFE, U+FEFF, U+FFFF)."
-        raise errors.bad_request(message, "invalid_text")
+        raise errors.Invalid(message, "invalid_text")
     return text
 
 
@@ -69,7 +71,7 @@ def validate_idempotency_key(key: str | None) -> str | None:
         return None
     max_len = settings.IDEMPOTENCY_KEY_MAX
     if not 1 <= len(key) <= max_len or not key.isascii() or not key.isprintable():
-        raise errors.bad_request(
+        raise errors.Invalid(
             f"`Idempotency-Key` must be 1 to {settings.IDEMPOTENCY_KEY_MAX} printable ASCII characters.")
     return key
 
@@ -91,7 +93,7 @@ def post_tweet(author: UserModel, new: NewTweet,
     parent = _original("reply_to_id", new.reply_to_id)
     quoted = _original("quote_of_id", new.quote_of_id)
     entities = entities_of(new.text)
-    for _ in range(ID_CLASH_RETRIES):
+    for _ in range(settings.ID_CLASH_RETRIES):
         tweet_id = new_id()
         tweet = TweetModel(
             id=tweet_id, author_id=int(author.id), author_handle=author.handle,
@@ -123,11 +125,11 @@ def post_tweet(author: UserModel, new: NewTweet,
         except ConditionsFailed as exc:
             failed = exc.failed
             if "author" in failed:
-                raise errors.unauthorized("The account no longer exists.") from None
+                raise errors.Unauthenticated("The account no longer exists.") from None
             if "reply_to" in failed:
-                raise errors.bad_request("`reply_to_id` names no tweet.", "unknown_tweet") from None
+                raise errors.Invalid("`reply_to_id` names no tweet.", "unknown_tweet") from None
             if "quote_of" in failed:
-                raise errors.bad_request("`quote_of_id` names no tweet.", "unknown_tweet") from None
+                raise errors.Invalid("`quote_of_id` names no tweet.", "unknown_tweet") from None
             if "idempotency" in failed:
                 replay = _replay(record_key, new)
                 if replay:
@@ -145,7 +147,7 @@ def _original(field: str, tweet_id: int | None) -> TweetModel | None:
     if tweet is not None and tweet.retweet_of_id is not None:
         tweet = find(int(tweet.retweet_of_id))
     if tweet is None:
-        raise errors.bad_request(f"`{field}` names no tweet.", "unknown_tweet")
+        raise errors.Invalid(f"`{field}` names no tweet.", "unknown_tweet")
     return tweet
 
 
@@ -166,12 +168,12 @@ def _replay(record_key: str, new: NewTweet) -> TweetModel | None:
     if record.expires_at < datetime.now(UTC):
         return None
     if record.fingerprint != new.fingerprint():
-        raise errors.ApiError(422, "idempotency_key_reused",
-                              "This Idempotency-Key was already used for a different tweet.")
+        raise errors.Unprocessable("This Idempotency-Key was already used for a different tweet.",
+                                   "idempotency_key_reused")
     tweet = find(int(record.tweet_id))
     if tweet is None:
-        raise errors.ApiError(409, "idempotent_tweet_deleted",
-                              "The tweet this Idempotency-Key created has since been deleted.")
+        raise errors.Conflict("The tweet this Idempotency-Key created has since been deleted.",
+                              "idempotent_tweet_deleted")
     return tweet
 
 
@@ -211,22 +213,15 @@ def recent(author_id: int, count: int) -> list[Ref]:
 def get(tweet_id: int) -> TweetModel:
     tweet = find(tweet_id)
     if tweet is None:
-        raise errors.not_found("Tweet")
+        raise errors.NotFound("Tweet")
     return tweet
 
 
-def delete_tweet(caller_id: int, tweet_id: int) -> None:
-    """Deletes a tweet if the caller wrote it, uncounting it on its author
-    and on the tweet it replies to. The author check is also the delete's
-    own condition, so a concurrent delete cannot make it count twice."""
-    tweet = get(tweet_id)
-    if int(tweet.author_id) != caller_id:
-        raise errors.forbidden("Only the author can delete a tweet.")
-    if tweet.retweet_of_id is not None:
-        from chalicelib import retweets  # retweets builds on this module
-
-        retweets.undo_retweet(caller_id, int(tweet.retweet_of_id))
-        return
+def delete_tweet(tweet: TweetModel) -> None:
+    """Deletes a plain tweet (not a retweet), uncounting it on its author and
+    on the tweet it replies to. The author check is also the delete's own
+    condition, so a concurrent delete cannot make it count twice."""
+    tweet_id, caller_id = int(tweet.id), int(tweet.author_id)
     steps = {
         "tweet": delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id),
         "author": update(UserModel(id=caller_id), [UserModel.tweets_count.add(-1)],
@@ -239,7 +234,7 @@ def delete_tweet(caller_id: int, tweet_id: int) -> None:
         transact_write(steps)
     except ConditionsFailed as exc:
         if "tweet" in exc.failed:
-            raise errors.not_found("Tweet") from None  # deleted meanwhile
+            raise errors.NotFound("Tweet") from None  # deleted meanwhile
         if exc.failed == {"reply_to"}:  # the parent is gone: nothing left to uncount
             del steps["reply_to"]
             transact_write(steps)
@@ -261,7 +256,7 @@ def replies(tweet_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
     if not items and find(tweet_id) is None:
         bounded = page.max_id is not None or page.since_id is not None
         if not bounded or not _query_page(TweetModel.replies, tweet_id, PageRequest(1))[0]:
-            raise errors.not_found("Tweet")
+            raise errors.NotFound("Tweet")
     return items, more
 
 

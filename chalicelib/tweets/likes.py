@@ -1,10 +1,11 @@
 """Likes: one per user per tweet, with an exact count on the tweet. The
 like item and the count change in one transaction, so concurrent likes
 and repeated requests can neither lose nor double a count."""
-from chalicelib import errors, tweets
-from chalicelib.ids import new_id
-from chalicelib.tables import LikeModel, TweetModel
-from chalicelib.transactions import ConditionsFailed, delete, save, transact_write, update
+from chalicelib import errors
+from chalicelib.storage.ids import new_id
+from chalicelib.storage.tables import LikeModel, TweetModel
+from chalicelib.storage.transactions import ConditionsFailed, delete, save, transact_write, update
+from chalicelib.tweets import tweets
 
 
 def like(user_id: int, tweet_id: int) -> TweetModel:
@@ -21,13 +22,13 @@ def like(user_id: int, tweet_id: int) -> TweetModel:
         })
     except ConditionsFailed as exc:
         if "tweet" in exc.failed:  # deleted since it was read (liked before or not)
-            raise errors.not_found("Tweet") from None
+            raise errors.NotFound("Tweet") from None
     return tweet
 
 
 def unlike(user_id: int, tweet_id: int) -> None:
     """Removes the like, if any. If the tweet is gone its likes are being
-    removed with it (chalicelib.retweets.drop_likes): nothing to uncount."""
+    removed with it (chalicelib.tweets.deletion.drop_likes): nothing to uncount."""
     target = _find(tweet_id)
     if target is not None and target.retweet_of_id is not None:
         tweet_id = int(target.retweet_of_id)
@@ -43,7 +44,7 @@ def unlike(user_id: int, tweet_id: int) -> None:
         except ConditionsFailed as exc:
             if "like" in exc.failed:
                 if target is None and "tweet" in steps:  # no tweet, and no like of it
-                    raise errors.not_found("Tweet") from None
+                    raise errors.NotFound("Tweet") from None
                 return  # not liked, or unliked meanwhile (or dropped with its tweet): idempotent
             del steps["tweet"]  # the tweet is gone: only the like goes
 

@@ -1,0 +1,23 @@
+"""What each table's stream sets off. Every step is idempotent, so a record
+that fails part-way is delivered again and the steps already done only
+rewrite what they wrote."""
+from chalicelib.discovery import hashtags
+from chalicelib.home import feed
+from chalicelib.notifications import inbox
+from chalicelib.tweets import deletion
+
+
+def on_tweet_record(record: dict) -> None:
+    feed.on_tweet_record(record)  # home timelines
+    hashtags.on_tweet_record(record)  # hashtag timelines and trend counters
+    inbox.on_tweet_record(record)  # mentions, replies, retweets
+    deletion.on_tweet_record(record)  # a deleted original takes its retweets and likes
+
+
+def on_follow_record(record: dict) -> None:
+    feed.on_follow_record(record)
+    inbox.on_follow_record(record)
+
+
+def on_like_record(record: dict) -> None:
+    inbox.on_like_record(record)
