@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from support import assert_error, run_concurrently
 
+from chalicelib import settings
 from chalicelib.accounts import follows, passwords
 from chalicelib.storage import transactions
 from chalicelib.storage.tables import FollowModel, TweetModel, UserModel
@@ -188,7 +189,7 @@ def test_transaction_conflicts_are_retried(api, make_user, conflicts):
     assert reply.status == 200 and reply.json == {"following": True}
     assert conflicts["attempts"] == 4
     assert len(conflicts["sleeps"]) == 3
-    backoff = transactions.CONFLICT_BACKOFF_SECONDS
+    backoff = settings.CONFLICT_BACKOFF_SECONDS
     assert all(0 <= s <= backoff * 2 ** n for n, s in enumerate(conflicts["sleeps"]))
     assert user(api, "alice")["followers_count"] == 1  # counted once
     assert user(api, "bob")["following_count"] == 1
@@ -200,7 +201,7 @@ def test_endless_transaction_conflicts_give_up(api, make_user, conflicts):
     conflicts.update(remaining=100, attempts=0)
     reply = api.post("/users/alice/follow", token=bob_token)
     assert_error(reply, 500, "internal_error")
-    assert conflicts["attempts"] == transactions.CONFLICT_RETRIES + 1
+    assert conflicts["attempts"] == settings.CONFLICT_RETRIES + 1
     conflicts["remaining"] = 0
     assert user(api, "alice")["followers_count"] == 0
     assert FollowModel.count() == 0
