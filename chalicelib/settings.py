@@ -58,6 +58,7 @@ JWT_SECRET = os.environ.get("JWT_SECRET")
 JWT_SECRET_PARAMETER = os.environ.get("JWT_SECRET_PARAMETER")
 TOKEN_TTL_SECONDS = _int("TOKEN_TTL_SECONDS", 24 * 3600)
 JWT_ISSUER = "chirp"
+JWT_MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash are refused
 
 # Limits of the API contract.
 HANDLE_MAX = 15

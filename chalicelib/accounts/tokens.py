@@ -10,7 +10,6 @@ import jwt
 from chalicelib import settings
 
 ALGORITHM = "HS256"
-MIN_SECRET_BYTES = 32
 
 
 class InvalidToken(Exception):
@@ -27,8 +26,8 @@ def signing_key() -> bytes:
     else:
         raise RuntimeError("Set JWT_SECRET (local) or JWT_SECRET_PARAMETER (deployed).")
     key = secret.encode("utf-8")
-    if len(key) < MIN_SECRET_BYTES:
-        raise RuntimeError(f"The JWT signing key must be at least {MIN_SECRET_BYTES} bytes.")
+    if len(key) < settings.JWT_MIN_SECRET_BYTES:
+        raise RuntimeError(f"The JWT signing key must be at least {settings.JWT_MIN_SECRET_BYTES} bytes.")
     return key
 
 

@@ -1,5 +1,5 @@
 """DynamoDB calls of fan-out and of the home read path, counted per
-operation (devstack.metering): the cost model of ARCHITECTURE.md, held.
+operation (devstack.metering): the costs in docs/architecture.md, held.
 
 Fan-out is measured over `pump.drain()`, so the calls of every page's job
 count too. Trimming is switched off (TRIM_EVERY huge) where exact totals
