@@ -26,7 +26,7 @@ lint: $(READY)
 	$(VENV)/bin/ruff check .
 
 infra: $(READY)  ## regenerate infra/ and .chalice/ policies from the table models
-	$(PY) -m devstack.infra
+	$(PY) -m deploy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -81,8 +81,8 @@ def _pump():
     from chalice import Chalice
 
     from app import app
+    from deploy.event_sources import mapping_policies
     from devstack.pump import EventPump
-    from devstack.schema import mapping_policies
 
     view = Chalice(app_name=app.app_name)
     view.event_sources = [s for s in app.event_sources if s.name in ("on_tweet_change", "on_job")]

@@ -17,7 +17,8 @@ from chalicelib.accounts import activity
 from chalicelib.storage import batches
 from chalicelib.storage.ids import new_id
 from chalicelib.storage.tables import FollowModel, TimelineModel, TweetModel, UserModel
-from devstack.schema import create_table_params, ensure_queues, ensure_tables
+from deploy.tables import create_table_params
+from devstack.resources import ensure_queues, ensure_tables
 
 LOAD_THREADS = 4
 

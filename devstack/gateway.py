@@ -4,10 +4,8 @@ Some requests never reach the Lambda function: an unknown route, a missing
 or rejected bearer token, a body over the gateway's limit. On AWS the
 GatewayResponses in infra/ shape those answers; here ContractGateway (a
 chalice.local.LocalGateway) does the same for the local server and the
-tests. GATEWAY_ERRORS is the one table both are built from.
+tests. Both answer from deploy.gateway_responses (GATEWAY_ERRORS).
 """
-import json
-
 from chalice.config import Config
 from chalice.local import (
     ChaliceRequestHandler,
@@ -19,18 +17,8 @@ from chalice.local import (
     NotAuthorizedError,
 )
 
-from chalicelib.web.errors import error_body
+from deploy.gateway_responses import gateway_response
 
-# API Gateway response type -> (status, contract code, message)
-GATEWAY_ERRORS = {
-    "UNAUTHORIZED": (401, "unauthorized", "A valid bearer token is required."),
-    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "No such route or method."),
-    "ACCESS_DENIED": (403, "forbidden", "Access denied."),
-    "REQUEST_TOO_LARGE": (413, "payload_too_large", "The request is too large."),
-    "AUTHORIZER_FAILURE": (500, "internal_error", "An internal error occurred."),
-    "DEFAULT_4XX": (400, "invalid_request", "The request was rejected."),
-    "DEFAULT_5XX": (500, "internal_error", "An internal error occurred."),
-}
 GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -38,15 +26,6 @@ class GatewayError(Exception):
     def __init__(self, response_type: str):
         super().__init__(response_type)
         self.response_type = response_type
-
-
-def gateway_response(response_type: str) -> dict:
-    status, code, message = GATEWAY_ERRORS[response_type]
-    headers = {"Content-Type": "application/json"}
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return {"statusCode": status, "headers": headers, "multiValueHeaders": {},
-            "body": json.dumps(error_body(code, message))}
 
 
 class ContractGateway(LocalGateway):

@@ -47,6 +47,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
+from deploy.mappings import DEFAULT_POLICY, MappingPolicy, table_name_from_stream_arn
+
 log = logging.getLogger("chirp.pump")
 
 Record = dict[str, Any]
@@ -57,26 +59,6 @@ LAMBDA_MEMORY_MB = 128
 LAMBDA_TIMEOUT_MS = 60_000
 SQS_RECEIVE_MAX = 10  # ReceiveMessage's own limit per call
 AWS_ERRORS = (ClientError, BotoCoreError)
-
-
-@dataclass(frozen=True)
-class MappingPolicy:
-    """What a mapping needs beyond what Chalice's decorators can carry.
-
-    The fields are the CloudFormation `AWS::Lambda::EventSourceMapping`
-    properties in snake case, so that infra/ and the pump can be fed the same
-    values. For SQS mappings only `report_batch_item_failures` applies: there
-    the queue's redrive policy decides when a message has failed for good.
-    """
-
-    maximum_retry_attempts: int = 5  # -1: retry until the record is too old
-    bisect_batch_on_function_error: bool = True
-    maximum_record_age_in_seconds: int = 3600  # -1: no limit
-    report_batch_item_failures: bool = True  # FunctionResponseTypes: [ReportBatchItemFailures]
-    on_failure_queue: str | None = None  # DestinationConfig.OnFailure: an SQS queue name, URL or ARN
-
-
-DEFAULT_POLICY = MappingPolicy()
 
 
 def _retries_exhausted(policy: MappingPolicy, retries: int) -> bool:
@@ -179,15 +161,6 @@ def sqs_event_record(message: Mapping[str, Any], queue_arn: str) -> Record:
 
 def _arn_part(arn: str, index: int) -> str:
     return arn.split(":", 5)[index]
-
-
-def table_name_from_stream_arn(stream_arn: str) -> str:
-    """`arn:aws:dynamodb:region:account:table/<name>/stream/<label>` -> name."""
-    parts = stream_arn.split(":", 5)
-    resource = parts[5].split("/") if len(parts) == 6 else []
-    if len(resource) < 2 or resource[0] != "table":
-        raise ValueError(f"not a DynamoDB stream ARN: {stream_arn!r}")
-    return resource[1]
 
 
 def _iso(epoch_seconds: float) -> str:

@@ -91,7 +91,8 @@ class LocalStack:
         if self.endpoint is None:
             self.moto, self.endpoint = start_moto()
         configure_environment(self.endpoint)
-        from devstack.schema import ensure_queues, ensure_tables, mapping_policies
+        from deploy.event_sources import mapping_policies
+        from devstack.resources import ensure_queues, ensure_tables
 
         ensure_tables(dynamodb_client())
         ensure_queues(boto3.client("sqs"))

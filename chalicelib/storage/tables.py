@@ -1,5 +1,5 @@
 """The DynamoDB tables, as PynamoDB models: the one source of truth for their
-keys, indexes and streams. `devstack.schema` turns these same models into the
+keys, indexes and streams. `deploy.tables` turns these same models into the
 local stack's CreateTable calls and into `infra/tables.json`.
 """
 from pynamodb.attributes import (

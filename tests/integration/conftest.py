@@ -13,7 +13,7 @@ import requests
 @pytest.fixture(autouse=True)
 def fresh_tables(moto_endpoint):
     """Every test starts from empty tables."""
-    from devstack.schema import ensure_tables
+    from devstack.resources import ensure_tables
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     ensure_tables(boto3.client("dynamodb"))
@@ -141,8 +141,9 @@ def pump_factory(fresh_tables, monkeypatch):
     from app import app
     from chalicelib import settings
     from chalicelib.home import reading
+    from deploy.event_sources import mapping_policies
     from devstack.pump import EventPump
-    from devstack.schema import ensure_queues, mapping_policies
+    from devstack.resources import ensure_queues
 
     monkeypatch.setattr(settings, "TRANSITION_DELAY_SECONDS", 0)
     monkeypatch.setattr(reading, "_celebrity_cache", {})

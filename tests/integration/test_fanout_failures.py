@@ -14,7 +14,7 @@ from support import timeline_entries
 from chalicelib import settings
 from chalicelib.storage import batches, jobs
 from chalicelib.storage.tables import TimelineModel
-from devstack.schema import mapping_policies
+from deploy.event_sources import mapping_policies
 
 TIMELINES = TimelineModel.Meta.table_name
 

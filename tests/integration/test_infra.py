@@ -1,6 +1,6 @@
 """The deployment files agree with the code, and deploy.
 
-- The committed infra/ and .chalice/ policies are what devstack.infra
+- The committed infra/ and .chalice/ policies are what deploy (`make infra`)
   generates now; the tables and queues are the local stack's; config.json
   gives each stage what settings expects; the stream mappings carry the
   local pump's settings; the IAM policies grant only that stage's
@@ -36,11 +36,14 @@ from chalice.package import TemplateDeepMerger
 from chalicelib import settings
 from chalicelib.storage import tables
 from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
-from devstack import infra
-from devstack.gateway import GATEWAY_ERRORS, gateway_response
-from devstack.schema import create_table_params, mapping_policies, queue_definitions, short_name
+from deploy import after_deploy, cloudformation, files, iam, naming, project
+from deploy.event_sources import chalice_event_id, event_sources, mapping_policies, source_queue, source_table
+from deploy.gateway_responses import GATEWAY_ERRORS, gateway_response, gateway_responses
+from deploy.naming import short_name
+from deploy.queues import queue_definitions, visibility_timeout
+from deploy.tables import create_table_params
 
-STAGES = infra.stages()
+STAGES = project.stages()
 CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
 EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job")
@@ -82,36 +85,38 @@ def _imports(document) -> list[str]:
 
 def _exports(stage: str) -> set[str]:
     """What the data stack exports when deployed for `stage`."""
-    return {_sub(output["Export"]["Name"], stage) for output in infra.tables_template()["Outputs"].values()}
+    outputs = cloudformation.tables_template()["Outputs"]
+    return {_sub(output["Export"]["Name"], stage) for output in outputs.values()}
 
 
 # --- nothing drifts ------------------------------------------------------------
 
 def test_committed_files_are_what_make_infra_generates():
-    stale = [str(p.relative_to(infra.PROJECT)) for p in infra.stale_files()]
+    stale = [str(p.relative_to(project.ROOT)) for p in files.stale_files()]
     assert stale == [], f"out of date, run `make infra`: {stale}"
 
 
 def test_every_policy_file_in_chalice_dir_is_generated():
-    on_disk = set(infra.CHALICE.glob("policy*.json"))
-    assert on_disk == set(infra.policy_files())
+    on_disk = set(project.CHALICE.glob("policy*.json"))
+    assert on_disk == set(iam.policy_files())
 
 
 def test_every_template_in_infra_dir_is_generated():
-    assert set(infra.INFRA.glob("*.json")) == {p for p in infra.generated_files() if p.parent == infra.INFRA}
+    generated = {p for p in files.generated_files() if p.parent == project.INFRA}
+    assert set(project.INFRA.glob("*.json")) == generated
 
 
 def test_every_model_is_a_table_in_the_data_stack():
-    resources = infra.tables_template()["Resources"]
+    resources = cloudformation.tables_template()["Resources"]
     made = {name for name, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert made == {infra.logical_id(m) for m in ALL_MODELS}
+    assert made == {cloudformation.logical_id(m) for m in ALL_MODELS}
     assert "TimelinesTable" in made
 
 
 @pytest.mark.parametrize("model", ALL_MODELS, ids=short_name)
 def test_table_matches_the_local_stacks_create_table(model):
     local = create_table_params(model)
-    props = infra.tables_template()["Resources"][infra.logical_id(model)]["Properties"]
+    props = cloudformation.tables_template()["Resources"][cloudformation.logical_id(model)]["Properties"]
 
     assert _sub(props["TableName"], settings.STAGE) == local["TableName"]
     assert _as_set(props["AttributeDefinitions"]) == _as_set(local["AttributeDefinitions"])
@@ -131,18 +136,18 @@ def test_table_matches_the_local_stacks_create_table(model):
 
 
 def test_table_names_streams_and_queues_are_exported():
-    outputs = infra.tables_template()["Outputs"]
+    outputs = cloudformation.tables_template()["Outputs"]
     streams = {short_name(m) for m in ALL_MODELS if create_table_params(m).get("StreamSpecification")}
     assert {"tweets", "follows"} <= streams
     for model in ALL_MODELS:
-        name = infra.logical_id(model)
+        name = cloudformation.logical_id(model)
         assert outputs[f"{name}Name"]["Value"] == {"Ref": name}
         exported = _sub(outputs[f"{name}Name"]["Export"]["Name"], "prod")
         assert exported == f"chirp-prod-{short_name(model)}-name"
         if short_name(model) in streams:
             stream = outputs[f"{name}StreamArn"]
             assert stream["Value"] == {"Fn::GetAtt": [name, "StreamArn"]}
-            assert _sub(stream["Export"]["Name"], "prod") == infra.export_name(model, "stream-arn", "prod")
+            assert _sub(stream["Export"]["Name"], "prod") == naming.export_name(model, "stream-arn", "prod")
         else:
             assert f"{name}StreamArn" not in outputs
     for short in settings.QUEUE_NAMES:
@@ -153,7 +158,7 @@ def test_table_names_streams_and_queues_are_exported():
 
 
 def test_tables_are_kept_backed_up_and_encrypted():
-    template = infra.tables_template()
+    template = cloudformation.tables_template()
     assert template["Parameters"]["Stage"]["AllowedValues"] == STAGES == ["dev", "prod"]
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::DynamoDB::Table":
@@ -168,28 +173,28 @@ def test_tables_are_kept_backed_up_and_encrypted():
 
 def _queues() -> dict[str, dict]:
     """Short name -> AWS::SQS::Queue properties in the data stack."""
-    resources = infra.tables_template()["Resources"]
+    resources = cloudformation.tables_template()["Resources"]
     return {_sub(r["Properties"]["QueueName"], "local").removeprefix("chirp-local-"): r["Properties"]
             for r in resources.values() if r["Type"] == "AWS::SQS::Queue"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_queues_are_the_local_stacks_queues_with_the_stages_visibility_timeout(stage):
-    """Same queues and attributes as devstack.schema.ensure_queues creates,
+    """Same queues and attributes as devstack.resources.ensure_queues creates,
     only with the visibility timeout of the function reading each."""
     queues = _queues()
-    wanted = queue_definitions(infra.visibility_timeout(stage))
-    assert set(queues) == set(settings.QUEUE_NAMES) == {infra.short_of(n) for n in wanted}
-    mappings = infra.tables_template().get("Mappings", {}).get("StageSettings", {}).get(stage, {})
+    wanted = queue_definitions(visibility_timeout(stage))
+    assert set(queues) == set(settings.QUEUE_NAMES) == {naming.short_of(n) for n in wanted}
+    mappings = cloudformation.tables_template().get("Mappings", {}).get("StageSettings", {}).get(stage, {})
     for name, attributes in wanted.items():
-        props = queues[infra.short_of(name)]
+        props = queues[naming.short_of(name)]
         assert props["SqsManagedSseEnabled"] is True
         for attribute, value in attributes.items():
             got = props[attribute]
             if isinstance(got, dict) and "Fn::FindInMap" in got:
                 got = mappings[got["Fn::FindInMap"][2]]
             if attribute == "RedrivePolicy":
-                dlq = infra.queue_logical_id(infra.short_of(value["deadLetterTargetArn"]))
+                dlq = cloudformation.queue_logical_id(naming.short_of(value["deadLetterTargetArn"]))
                 assert got == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
                                "maxReceiveCount": int(value["maxReceiveCount"])}
             else:
@@ -197,13 +202,13 @@ def test_queues_are_the_local_stacks_queues_with_the_stages_visibility_timeout(s
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_fanout_visibility_timeout_is_six_times_the_workers_timeout(stage):
-    [worker] = [s for s in infra.event_sources() if isinstance(s, SQSEventConfig)]
-    assert worker.name == "on_job" and infra.source_queue(worker) == "jobs"
-    timeout = infra.stage_config(stage, worker.name).lambda_timeout
+def test_jobs_visibility_timeout_is_six_times_the_workers_timeout(stage):
+    [worker] = [s for s in event_sources() if isinstance(s, SQSEventConfig)]
+    assert worker.name == "on_job" and source_queue(worker) == "jobs"
+    timeout = project.stage_config(stage, worker.name).lambda_timeout
     assert timeout >= 60  # a page of fan-out jobs, with backoff on throttling
-    assert infra.visibility_timeout(stage) >= 6 * timeout + worker.maximum_batching_window_in_seconds
-    assert infra.visibility_timeout(stage) <= 12 * 3600  # SQS's maximum
+    assert visibility_timeout(stage) >= 6 * timeout + worker.maximum_batching_window_in_seconds
+    assert visibility_timeout(stage) <= 12 * 3600  # SQS's maximum
     # A message outlives its retries: the DLQ keeps it longer than the queue would.
     queues = _queues()
     assert queues["jobs-dlq"]["MessageRetentionPeriod"] >= queues["jobs"].get("MessageRetentionPeriod",
@@ -211,7 +216,7 @@ def test_fanout_visibility_timeout_is_six_times_the_workers_timeout(stage):
 
 
 def test_queues_that_nothing_reads_have_alarms():
-    resources = infra.tables_template()["Resources"]
+    resources = cloudformation.tables_template()["Resources"]
     alarms = {r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: r["Properties"]
               for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarms) == {"JobsDlqQueue", "StreamFailuresQueue"}
@@ -229,11 +234,11 @@ def _settings_in(stage: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in {"CHIRP_STAGE", "JWT_SECRET", "JWT_SECRET_PARAMETER"}
            and not k.endswith(("_TABLE", "_QUEUE", "_STREAM_ARN"))}
-    env.update(infra.stage_config(stage).environment_variables)
+    env.update(project.stage_config(stage).environment_variables)
     code = ("import json; from chalicelib import settings; print(json.dumps("
             "{'tables': settings.TABLE_NAMES, 'queues': settings.QUEUE_NAMES, 'stage': settings.STAGE, "
             "'jwt_secret': settings.JWT_SECRET, 'jwt_parameter': settings.JWT_SECRET_PARAMETER}))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=infra.PROJECT, check=True,
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=project.ROOT, check=True,
                          capture_output=True, text=True, timeout=60)
     return json.loads(out.stdout)
 
@@ -242,8 +247,8 @@ def _settings_in(stage: str) -> dict:
 def test_config_gives_each_stage_the_tables_and_queues_the_data_stack_creates(stage):
     deployed = _settings_in(stage)
     assert deployed["stage"] == stage
-    template = infra.tables_template()["Resources"]
-    created = {short_name(m): _sub(template[infra.logical_id(m)]["Properties"]["TableName"], stage)
+    template = cloudformation.tables_template()["Resources"]
+    created = {short_name(m): _sub(template[cloudformation.logical_id(m)]["Properties"]["TableName"], stage)
                for m in ALL_MODELS}
     assert deployed["tables"] == created
     queues = {r["Properties"]["QueueName"]["Fn::Sub"] for r in template.values()
@@ -257,7 +262,7 @@ def test_config_names_the_signing_key_parameter_and_holds_no_secret(stage):
     assert deployed["jwt_secret"] is None
     assert deployed["jwt_parameter"] == f"/chirp/{stage}/jwt-secret"
     for function in API_FUNCTIONS + EVENT_FUNCTIONS:
-        env = infra.stage_config(stage, function).environment_variables
+        env = project.stage_config(stage, function).environment_variables
         assert env["JWT_SECRET_PARAMETER"] == deployed["jwt_parameter"]
         assert not [k for k in env if k == "JWT_SECRET" or "PASSWORD" in k], env
 
@@ -274,13 +279,13 @@ def _app_functions() -> list[str]:
 
 
 def test_config_is_what_chalice_needs():
-    config = infra.chalice_config()
+    config = project.chalice_config()
     assert config["app_name"] == "chirp"
     assert set(config["stages"]) == {"dev", "prod"}
     assert sorted(_app_functions()) == sorted(API_FUNCTIONS + EVENT_FUNCTIONS)
     for stage in STAGES:
         for function in API_FUNCTIONS + EVENT_FUNCTIONS:
-            scoped = infra.stage_config(stage, function)
+            scoped = project.stage_config(stage, function)
             assert scoped.autogen_policy is False
             assert scoped.manage_iam_role in (None, True)
             assert scoped.api_gateway_stage
@@ -290,17 +295,17 @@ def test_config_is_what_chalice_needs():
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_function_of_the_app_has_its_own_generated_policy(stage):
-    generated = {p.name for p in infra.policy_files()}
-    files = [infra.policy_file(stage, function) for function in _app_functions()]
-    assert set(files) <= generated
-    assert len(set(files)) == len(files), files
+    generated = {p.name for p in iam.policy_files()}
+    named = [project.policy_file(stage, function) for function in _app_functions()]
+    assert set(named) <= generated
+    assert len(set(named)) == len(named), named
 
 
 # --- the merge templates -------------------------------------------------------
 
 def test_gateway_responses_answer_as_the_local_gateway_does():
     for stage in STAGES:
-        sam = infra.api_template(stage)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+        sam = cloudformation.api_template(stage)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
         assert set(sam) == set(GATEWAY_ERRORS)
         assert set(sam) <= API_GATEWAY_RESPONSE_TYPES
         for response_type, response in sam.items():
@@ -316,7 +321,7 @@ def test_gateway_responses_answer_as_the_local_gateway_does():
 
 
 def test_unauthorized_and_unknown_route_keep_the_contract():
-    sam = infra.api_template("prod")["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    sam = cloudformation.api_template("prod")["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
     assert sam["UNAUTHORIZED"]["StatusCode"] == "401"
     assert sam["UNAUTHORIZED"]["ResponseParameters"] == {"Headers": {"WWW-Authenticate": "'Bearer'"}}
     assert sam["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
@@ -326,16 +331,16 @@ def test_unauthorized_and_unknown_route_keep_the_contract():
 
 def _event(template: dict, function: str) -> dict:
     """The one event of a function in a (merge or packaged) template."""
-    [source] = [s for s in infra.event_sources() if s.name == function]
-    logical, event = infra.chalice_event_id(source)
+    [source] = [s for s in event_sources() if s.name == function]
+    logical, event = chalice_event_id(source)
     return template["Resources"][logical]["Properties"]["Events"][event]
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stream_mappings_carry_the_local_pumps_settings(stage):
-    """The same MappingPolicy the pump runs with (devstack.schema), in
+    """The same MappingPolicy the pump runs with (deploy.event_sources), in
     CloudFormation's terms, on the stage's real streams."""
-    template = infra.api_template(stage)
+    template = cloudformation.api_template(stage)
     policies = mapping_policies()
     streams = {"on_tweet_change": "tweets", "on_follow_change": "follows", "on_like_change": "likes"}
     assert set(policies) == set(streams)
@@ -360,7 +365,7 @@ def test_stream_mappings_carry_the_local_pumps_settings(stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_merge_template_imports_only_its_own_stages_exports(stage):
-    imported = _imports(infra.api_template(stage))
+    imported = _imports(cloudformation.api_template(stage))
     assert imported
     assert set(imported) <= _exports(stage)
 
@@ -373,8 +378,8 @@ def test_fragments_merge_as_chalice_merges_them():
                 "Stream": "arn:aws:dynamodb:us-east-1:000000000000:table/chirp-prod-tweets/stream/local",
                 "BatchSize": 100}}}}}},
         "Outputs": {"EndpointURL": {"Value": "x"}}}
-    ours = infra.api_template("prod")
-    assert TemplateDeepMerger().merge(ours, chalice_output) == infra.deep_merge(chalice_output, ours)
+    ours = cloudformation.api_template("prod")
+    assert TemplateDeepMerger().merge(ours, chalice_output) == cloudformation.deep_merge(chalice_output, ours)
 
 
 # --- least privilege -----------------------------------------------------------
@@ -383,13 +388,13 @@ def _statements(path):
     return json.loads(path.read_text())["Statement"]
 
 
-@pytest.mark.parametrize("path", sorted(infra.policy_files()), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(iam.policy_files()), ids=lambda p: p.name)
 def test_policy_is_least_privilege(path):
     stage = path.stem.split("-")[1]
     others = [s for s in STAGES if s != stage]
-    tables = set(infra.table_arns(stage)) | set(infra.index_arns(stage))
-    streams = {infra.stream_arn_pattern(m, stage) for m in ALL_MODELS}
-    queues = {infra.queue_arn(short, stage) for short in settings.QUEUE_NAMES}
+    tables = set(iam.table_arns(stage)) | set(iam.index_arns(stage))
+    streams = {iam.stream_arn_pattern(m, stage) for m in ALL_MODELS}
+    queues = {iam.queue_arn(short, stage) for short in settings.QUEUE_NAMES}
     document = json.loads(path.read_text())
     assert len(json.dumps(document, separators=(",", ":"))) < 10240  # IAM's inline limit per role
     for statement in document["Statement"]:
@@ -400,11 +405,11 @@ def test_policy_is_least_privilege(path):
         assert not [a for a in actions if a.endswith("*")], statement
         for resource in resources:
             assert not [s for s in others if f"chirp-{s}-" in resource or f"/chirp/{s}/" in resource]
-        if set(actions) & set(infra.STREAM_ACTIONS):
-            assert set(actions) <= set(infra.STREAM_ACTIONS), statement
+        if set(actions) & set(iam.STREAM_ACTIONS):
+            assert set(actions) <= set(iam.STREAM_ACTIONS), statement
             assert set(resources) <= streams, statement
         elif any(a.startswith("dynamodb:") for a in actions):
-            assert set(actions) <= set(infra.TABLE_ACTIONS), statement
+            assert set(actions) <= set(iam.TABLE_ACTIONS), statement
             assert set(resources) <= tables, statement
             assert not [r for r in resources if "*" in r.split(":", 5)[5]], statement
         if any(a.startswith("sqs:") for a in actions):
@@ -419,16 +424,16 @@ def test_policy_is_least_privilege(path):
 @pytest.mark.parametrize("stage", STAGES)
 def test_only_the_functions_that_need_them_get_tables_and_queues(stage):
     def actions(function):
-        return {a for s in infra.policy(stage, function)["Statement"] for a in _list(s["Action"])}
+        return {a for s in iam.policy(stage, function)["Statement"] for a in _list(s["Action"])}
 
     assert not {a for a in actions("bearer_auth") if a.startswith(("dynamodb:", "sqs:"))}
-    assert not {a for a in actions(None) if a in infra.STREAM_ACTIONS or a == "sqs:ReceiveMessage"}
+    assert not {a for a in actions(None) if a in iam.STREAM_ACTIONS or a == "sqs:ReceiveMessage"}
     for function in EVENT_FUNCTIONS:
         assert "ssm:GetParameter" not in actions(function)  # they never see a token
 
 
 def test_index_arns_name_every_index_exactly():
-    arns = infra.index_arns("dev")
+    arns = iam.index_arns("dev")
     assert "arn:aws:dynamodb:*:*:table/chirp-dev-tweets/index/by-author" in arns
     assert "arn:aws:dynamodb:*:*:table/chirp-dev-timelines/index/by-author" in arns
     assert all(fnmatchcase(a, "arn:aws:dynamodb:*:*:table/chirp-dev-*/index/*") for a in arns)
@@ -449,20 +454,20 @@ def _allows(policy: dict, action: str, resource: str) -> bool:
 def test_lambda_can_run_each_mapping_with_the_functions_role(stage):
     """Lambda reads a stream or queue, and sends to the on-failure queue,
     with the function's own role; CreateEventSourceMapping checks that."""
-    for source in infra.event_sources():
-        policy = infra.policy(stage, source.name)
+    for source in event_sources():
+        policy = iam.policy(stage, source.name)
         if isinstance(source, DynamoDBEventConfig):
-            table = short_name(infra.source_table(source))
+            table = short_name(source_table(source))
             stream = ACCOUNT_ARN.format(service="dynamodb",
                                         resource=f"table/chirp-{stage}-{table}/stream/2026-11-21T08:00:00.000")
-            assert all(_allows(policy, a, stream) for a in infra.STREAM_ACTIONS), source.name
+            assert all(_allows(policy, a, stream) for a in iam.STREAM_ACTIONS), source.name
             other = stream.replace(f"-{table}/", "-users/")
-            assert not any(_allows(policy, a, other) for a in infra.STREAM_ACTIONS), source.name
+            assert not any(_allows(policy, a, other) for a in iam.STREAM_ACTIONS), source.name
             failures = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-stream-failures")
             assert _allows(policy, "sqs:SendMessage", failures), source.name
         else:
-            queue = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-{infra.source_queue(source)}")
-            assert all(_allows(policy, a, queue) for a in infra.QUEUE_READ_ACTIONS), source.name
+            queue = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-{source_queue(source)}")
+            assert all(_allows(policy, a, queue) for a in iam.QUEUE_READ_ACTIONS), source.name
 
 
 # --- chalice package -----------------------------------------------------------
@@ -476,15 +481,16 @@ def packaged(request, tmp_path_factory):
     removed again so test runs do not pile them up."""
     stage = request.param
     out = tmp_path_factory.mktemp(f"packaged-{stage}")
-    cache = infra.CHALICE / "deployments"
+    cache = project.CHALICE / "deployments"
     before = set(cache.glob("*.zip")) if cache.exists() else set()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_STREAM_ARN")}
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     started = time.monotonic()
     try:
+        merge_template = cloudformation.api_template_path(stage)
         subprocess.run([str(CHALICE if CHALICE.exists() else shutil.which("chalice")), "package",
-                        "--stage", stage, "--merge-template", str(infra.api_template_path(stage)), str(out)],
-                       cwd=infra.PROJECT, env=env, check=True, capture_output=True, text=True, timeout=300)
+                        "--stage", stage, "--merge-template", str(merge_template), str(out)],
+                       cwd=project.ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"chalice package failed:\n{exc.stdout}\n{exc.stderr}")
     finally:
@@ -506,30 +512,30 @@ def test_packaged_template_lints_clean(packaged):
 
 
 def test_data_stack_lints_clean():
-    assert _lint(infra.INFRA / "tables.json") == []
+    assert _lint(project.INFRA / "tables.json") == []
 
 
 def test_packaged_template_carries_the_merge_template_and_the_policies(packaged):
     stage, out = packaged
     template = json.loads((out / "sam.json").read_text())
     resources = template["Resources"]
-    merged = infra.api_template(stage)
+    merged = cloudformation.api_template(stage)
     assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
     assert resources["RestAPI"]["Properties"]["GatewayResponses"] == \
         merged["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
     assert resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]  # chalice's own, kept
 
     roles = {"ApiHandlerRole": None, "BearerAuthRole": "bearer_auth",
-             **{infra.chalice_event_id(s)[0] + "Role": s.name for s in infra.event_sources()}}
+             **{chalice_event_id(s)[0] + "Role": s.name for s in event_sources()}}
     for role, function in roles.items():
         [inline] = resources[role]["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == infra.policy(stage, function)
+        assert inline["PolicyDocument"] == iam.policy(stage, function)
     for function in ("APIHandler", "BearerAuth", "OnTweetChange", "OnFollowChange", "OnJob"):
         assert resources[function]["Type"] == "AWS::Serverless::Function"
         env = resources[function]["Properties"]["Environment"]["Variables"]
         assert env == {"CHIRP_STAGE": stage, "JWT_SECRET_PARAMETER": f"/chirp/{stage}/jwt-secret"}
     assert resources["OnJob"]["Properties"]["Timeout"] == \
-        infra.stage_config(stage, "on_job").lambda_timeout
+        project.stage_config(stage, "on_job").lambda_timeout
 
 
 def test_packaged_mappings_are_chalices_with_the_merged_settings(packaged):
@@ -537,8 +543,8 @@ def test_packaged_mappings_are_chalices_with_the_merged_settings(packaged):
     event names), keeps what chalice set, and replaces its stream ARN."""
     stage, out = packaged
     template = json.loads((out / "sam.json").read_text())
-    merged = infra.api_template(stage)
-    for source in infra.event_sources():
+    merged = cloudformation.api_template(stage)
+    for source in event_sources():
         event = _event(template, source.name)
         props = event["Properties"]
         assert props["BatchSize"] == source.batch_size
@@ -551,7 +557,7 @@ def test_packaged_mappings_are_chalices_with_the_merged_settings(packaged):
         else:
             assert event["Type"] == "SQS"
             assert props["Queue"] == {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
-                                                 f"chirp-{stage}-fanout"}
+                                                 f"chirp-{stage}-jobs"}
     assert set(_imports(template)) <= _exports(stage)
 
 
@@ -561,9 +567,10 @@ def test_deployment_package_ships_only_runtime_code(packaged):
         names = zipped.namelist()
         unzipped = sum(info.file_size for info in zipped.infolist())
     tops = {name.split("/", 1)[0] for name in names}
-    assert not tops & {"devstack", "tests", "infra", "bench", ".chalice", ".venv"}, sorted(tops)
+    assert not tops & {"deploy", "devstack", "tests", "infra", "bench", ".chalice", ".venv"}, sorted(tops)
     assert not [n for n in names if n.endswith("conftest.py")]
-    assert {"app.py", "chalicelib/tables.py", "chalicelib/settings.py", "chalicelib/fanout.py"} <= set(names)
+    assert {"app.py", "chalicelib/settings.py", "chalicelib/storage/tables.py", "chalicelib/home/feed.py"} \
+        <= set(names)
     assert {"pynamodb", "jwt", "aws_lambda_powertools"} <= tops  # requirements.txt, vendored
     assert (out / "deployment.zip").stat().st_size < 50 * 1024 * 1024  # Lambda's direct upload
     assert unzipped < 250 * 1024 * 1024  # Lambda's unzipped limit
@@ -621,7 +628,7 @@ def function_calls(fresh_tables, monkeypatch):
     from chalicelib.home import reading
     from chalicelib.storage import jobs
     from devstack.pump import EventPump
-    from devstack.schema import ensure_queues
+    from devstack.resources import ensure_queues
 
     ensure_queues(boto3.client("sqs"))
     for name, value in {"FANOUT_PAGE_SIZE": 1, "CELEBRITY_THRESHOLD": 4, "TRANSITION_DELAY_SECONDS": 0,
@@ -779,7 +786,7 @@ def _request_targets(service: str, operation: str, params: dict) -> list[tuple[s
 def _arn_in(stage: str, action: str, local_name: str) -> str:
     """The ARN a deployed `stage` would be asked about for a local resource."""
     name, _, index = local_name.partition("/index/")
-    deployed = infra.resource_name(infra.short_of(name), stage)
+    deployed = naming.resource_name(naming.short_of(name), stage)
     if action.startswith("sqs:"):
         return ACCOUNT_ARN.format(service="sqs", resource=deployed)
     return ACCOUNT_ARN.format(service="dynamodb", resource=f"table/{deployed}"
@@ -789,7 +796,7 @@ def _arn_in(stage: str, action: str, local_name: str) -> str:
 def _granted(policy: dict) -> set[tuple[str, str]]:
     """(action, resource) pairs a policy grants on tables, indexes and queues
     the function itself calls (not those Lambda uses for its mapping)."""
-    lambdas = set(infra.STREAM_ACTIONS) | set(infra.QUEUE_READ_ACTIONS)
+    lambdas = set(iam.STREAM_ACTIONS) | set(iam.QUEUE_READ_ACTIONS)
     return {(action, resource) for s in policy["Statement"] if s["Sid"] != "OnFailureQueue"
             for action in _list(s["Action"])
             if action.startswith(("dynamodb:", "sqs:")) and action not in lambdas
@@ -817,7 +824,7 @@ def test_each_functions_policy_allows_exactly_what_it_does(api, function_calls):
 
     for stage in STAGES:
         for function in API_FUNCTIONS + EVENT_FUNCTIONS:
-            policy = infra.policy(stage, None if function == "api_handler" else function)
+            policy = iam.policy(stage, None if function == "api_handler" else function)
             used = {(action, _arn_in(stage, action, name))
                     for service, operation, params in function_calls.calls[function]
                     for action, name in _request_targets(service, operation, params)}
@@ -839,9 +846,9 @@ def test_gateway_responses_can_be_applied_after_chalice_deploy():
     client.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
     client.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
 
-    infra.apply_gateway_responses(client, api_id, "api")
+    after_deploy.apply_gateway_responses(client, api_id, "api")
 
-    for response_type, wanted in infra.gateway_responses().items():
+    for response_type, wanted in gateway_responses().items():
         got = client.get_gateway_response(restApiId=api_id, responseType=response_type)
         assert got["statusCode"] == wanted["statusCode"]
         assert got.get("responseParameters", {}) == wanted["responseParameters"]
@@ -860,8 +867,8 @@ def test_mapping_settings_can_be_applied_after_chalice_deploy():
                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     client = boto3.client("lambda")
     stubber = Stubber(client)
-    merged = infra.api_template("dev")
-    for number, source in enumerate(infra.event_sources()):
+    merged = cloudformation.api_template("dev")
+    for number, source in enumerate(event_sources()):
         uuid = f"00000000-0000-0000-0000-00000000000{number}"
         stubber.add_response("list_event_source_mappings",
                              {"EventSourceMappings": [{"UUID": uuid, "EventSourceArn": "arn:aws:x"}]},
@@ -871,6 +878,6 @@ def test_mapping_settings_can_be_applied_after_chalice_deploy():
             wanted["DestinationConfig"] = {"OnFailure": {"Destination": failures_arn}}
         stubber.add_response("update_event_source_mapping", {}, {"UUID": uuid, **wanted})
     with stubber:
-        updated = infra.apply_mapping_settings(client, sqs, "dev")
+        updated = after_deploy.apply_mapping_settings(client, sqs, "dev")
     stubber.assert_no_pending_responses()
-    assert len(updated) == len(infra.event_sources())
+    assert len(updated) == len(event_sources())

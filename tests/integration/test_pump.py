@@ -17,8 +17,9 @@ import pytest
 from chalice import Chalice
 
 from chalicelib.storage.tables import FollowModel, TweetModel
-from devstack.pump import EventPump, MappingPolicy
-from devstack.schema import ensure_tables
+from deploy.mappings import MappingPolicy
+from devstack.pump import EventPump
+from devstack.resources import ensure_tables
 
 TWEETS = TweetModel.Meta.table_name
 FOLLOWS = FollowModel.Meta.table_name

@@ -43,7 +43,7 @@ from support import user_item
 
 from chalicelib import settings as chirp
 from chalicelib.storage import jobs
-from devstack.schema import ensure_queues, ensure_tables
+from devstack.resources import ensure_queues, ensure_tables
 
 USERS = 4
 HANDLERS = ("on_tweet_change", "on_follow_change", "on_job")

@@ -1,0 +1,73 @@
+"""After `chalice deploy`: what it can set neither of, put on what it made.
+
+`chalice deploy` can set neither API Gateway's own responses nor the
+mapping settings Chalice's decorators cannot carry; infra/api-<stage>.json
+does both for `chalice package` (deploy.cloudformation). These put the same
+on what `chalice deploy` made; run them after each one
+(`python -m deploy after-deploy --stage <stage>`, see infra/README.md).
+"""
+import json
+
+from deploy.event_sources import event_sources, mapping_settings
+from deploy.gateway_responses import gateway_responses
+from deploy.naming import resource_name
+from deploy.project import CHALICE, ROOT, chalice_config, stage_config
+
+
+def deployed_rest_api_id(stage: str) -> str:
+    """The REST API `chalice deploy` recorded for `stage`."""
+    path = CHALICE / "deployed" / f"{stage}.json"
+    if not path.exists():
+        raise SystemExit(f"{path.relative_to(ROOT)} is missing: run `chalice deploy --stage {stage}` "
+                         "first, or pass --rest-api-id")
+    deployed = json.loads(path.read_text())
+    for resource in deployed["resources"]:
+        if resource.get("resource_type") == "rest_api":
+            return resource["rest_api_id"]
+    raise LookupError(f"no REST API in .chalice/deployed/{stage}.json")
+
+
+def apply_gateway_responses(client, rest_api_id: str, stage_name: str) -> None:
+    """Puts the responses and redeploys the stage. Every `chalice deploy`
+    overwrites the API definition, so run this after each."""
+    for response_type, response in gateway_responses().items():
+        client.put_gateway_response(restApiId=rest_api_id, responseType=response_type, **response)
+    client.create_deployment(restApiId=rest_api_id, stageName=stage_name,
+                             description="chirp gateway responses")
+
+
+def apply_mapping_settings(lambda_client, sqs_client, stage: str) -> list[str]:
+    """Updates each handler's event-source mappings with mapping_settings.
+    Without this, Lambda ignores the batchItemFailures the handlers return
+    (so a failed record counts as done) and retries a poison stream record
+    for a day. Returns the mappings updated."""
+    def real_arn(short: str) -> str:
+        url = sqs_client.get_queue_url(QueueName=resource_name(short, stage))["QueueUrl"]
+        return sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+
+    app_name = chalice_config()["app_name"]
+    updated = []
+    for source in event_sources():
+        function = f"{app_name}-{stage}-{source.name}"  # chalice deploy's naming
+        mappings = lambda_client.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+        if not mappings:
+            raise LookupError(f"{function} has no event-source mapping: was `chalice deploy --stage {stage}` "
+                              "run (with TWEETS_STREAM_ARN and FOLLOWS_STREAM_ARN set)?")
+        for mapping in mappings:
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"],
+                                                      **mapping_settings(source, real_arn))
+            updated.append(f"{function} <- {mapping['EventSourceArn']}")
+    return updated
+
+
+def after_deploy(stage: str, rest_api_id: str | None = None) -> None:
+    """Both, on the deployed `stage`, with the AWS credentials at hand."""
+    import boto3
+
+    rest_api_id = rest_api_id or deployed_rest_api_id(stage)
+    stage_name = stage_config(stage).api_gateway_stage or "api"
+    apply_gateway_responses(boto3.client("apigateway"), rest_api_id, stage_name)
+    print(f"gateway responses applied to {rest_api_id}, stage {stage_name} redeployed")
+    for mapping in apply_mapping_settings(boto3.client("lambda"), boto3.client("sqs"), stage):
+        print(f"mapping settings applied: {mapping}")

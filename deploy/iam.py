@@ -1,0 +1,233 @@
+"""The IAM policies in .chalice/: one per function and stage, least
+privilege. Each function gets the tables, indexes, streams and queues it
+uses (TABLE_ACCESS, FUNCTION_GRANTS), on its own stage's resources only,
+and its own logs. `.chalice/config.json` says which function gets which
+policy file (deploy.project.policy_file).
+"""
+from pathlib import Path
+
+from chalice.app import DynamoDBEventConfig, SQSEventConfig
+
+from chalicelib import settings
+from chalicelib.storage.tables import ALL_MODELS
+from deploy.event_sources import event_sources, mapping_policies, source_queue, source_table
+from deploy.naming import camel, resource_name, short_name, short_of, table_name
+from deploy.project import CHALICE, chalice_config, policy_file, stage_config, stages
+from deploy.tables import index_names
+
+# What each function does to each table or index ("table/index"), as IAM
+# actions, read from the chalicelib code paths it runs. TransactWriteItems is
+# authorised per item (Put/Update/Delete/ConditionCheckItem), and PynamoDB 6
+# takes the key schema from the models, so it never calls DescribeTable.
+# tests/integration/test_infra.py runs every function and checks both ways:
+# each call made is allowed, and each grant here is used.
+TABLE_ACCESS = {
+    "api_handler": {
+        "users": ("BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
+        "handles": ("BatchGetItem", "GetItem", "PutItem"),  # BatchGetItem: mentions' user ids
+        "tweets": ("BatchGetItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+        "tweets/by-author": ("Query",),  # user timelines; celebrities' tweets pulled into home pages
+        "tweets/replies": ("Query",),
+        "follows": ("BatchGetItem", "DeleteItem", "PutItem"),
+        "follows/followers-by-time": ("Query",),
+        "follows/following-by-time": ("Query",),
+        "idempotency": ("GetItem", "PutItem"),
+        "timelines": ("BatchGetItem", "BatchWriteItem", "Query"),  # home pages; dropping stale entries
+        "timelines/by-original": ("Query",),  # which retweet of an original a home page shows
+        "retweets": ("DeleteItem", "GetItem", "PutItem"),
+        "likes": ("DeleteItem", "PutItem"),
+        "hashtags": ("Query",),
+        "trends": ("GetItem", "PutItem", "Query"),  # the top list, recomputed from the counters
+        "notifications": ("Query",),
+    },
+    "on_tweet_change": {  # fan-out, hashtags, notifications; a deletion's retractions and cascade
+        "users": ("BatchGetItem", "GetItem", "UpdateItem"),  # the author's path; who is active; counts
+        "tweets": ("DeleteItem", "GetItem"),  # still there?; a deleted original's retweets
+        "follows/followers-by-time": ("Query",),
+        "timelines": ("BatchWriteItem", "Query"),  # entries; trimming
+        "retweets": ("DeleteItem", "Query"),
+        "likes": ("BatchWriteItem", "Query"),
+        "hashtags": ("DeleteItem", "PutItem"),
+        "trends": ("UpdateItem",),
+        "notifications": ("BatchWriteItem",),
+    },
+    "on_follow_change": {  # backfill, removal, the celebrity set and threshold, notifications
+        "users": ("GetItem", "UpdateItem"),
+        "tweets/by-author": ("Query",),
+        "follows": ("GetItem",),  # still following?
+        "timelines": ("BatchWriteItem", "Query"),
+        "timelines/by-author": ("Query",),  # an unfollowed author's entries
+        "notifications": ("BatchWriteItem",),
+    },
+    "on_like_change": {  # notifications
+        "notifications": ("BatchWriteItem",),
+    },
+    "on_job": {  # later fan-out pages, celebrity transitions, rebuilds, deletion cascades
+        "users": ("BatchGetItem", "GetItem", "UpdateItem"),
+        "tweets": ("DeleteItem", "GetItem"),
+        "tweets/by-author": ("Query",),
+        "follows/followers-by-time": ("Query",),
+        "follows/following-by-time": ("Query",),
+        "timelines": ("BatchWriteItem", "Query"),
+        "retweets": ("DeleteItem", "Query"),
+        "likes": ("BatchWriteItem", "Query"),
+    },
+}
+TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+                 "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+                 "dynamodb:UpdateItem")
+INDEX_ACTIONS = ("dynamodb:Query",)
+# What Lambda does with the function's role to read a stream for it.
+STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams")
+# What Lambda does with the function's role to read a queue for it (as in
+# AWS's AWSLambdaSQSQueueExecutionRole). Lambda leaves a failed message to
+# its visibility timeout, so no ChangeMessageVisibility.
+QUEUE_READ_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+# chalicelib.storage.jobs finds the queue by name, then sends.
+QUEUE_SEND_ACTIONS = ("sqs:GetQueueUrl", "sqs:SendMessage")
+# Lambda sends a stream's on-failure record to a queue by its ARN.
+ON_FAILURE_ACTIONS = ("sqs:SendMessage",)
+
+
+def _arn(service: str, resource: str) -> str:
+    # Region and account are the deploying account's; identity policies
+    # cannot reach another account's tables without its resource policy.
+    return f"arn:aws:{service}:*:*:{resource}"
+
+
+def _table_arn(resource: str, stage: str) -> str:
+    """"tweets" or "tweets/by-author" -> the stage's table or index ARN."""
+    table, _, index = resource.partition("/")
+    indexes = {i for m in ALL_MODELS if short_name(m) == table for i in index_names(m)}
+    if table not in settings.TABLE_NAMES or (index and index not in indexes):
+        raise LookupError(f"TABLE_ACCESS names {resource!r}: no such table or index")
+    arn = _arn("dynamodb", f"table/{resource_name(table, stage)}")
+    return f"{arn}/index/{index}" if index else arn
+
+
+def table_arns(stage: str) -> list[str]:
+    return [_arn("dynamodb", f"table/{table_name(m, stage)}") for m in ALL_MODELS]
+
+
+def index_arns(stage: str) -> list[str]:
+    return [_arn("dynamodb", f"table/{table_name(model, stage)}/index/{index}")
+            for model in ALL_MODELS for index in index_names(model)]
+
+
+def stream_arn_pattern(model, stage: str) -> str:
+    """Every stream the table has had: a table's stream ARN ends in a label
+    that changes whenever the stream is re-enabled."""
+    return _arn("dynamodb", f"table/{table_name(model, stage)}/stream/*")
+
+
+def queue_arn(short: str, stage: str) -> str:
+    return _arn("sqs", resource_name(short, stage))
+
+
+def _tables_grant(stage: str, function: str) -> list[dict]:
+    statements = []
+    for resource, actions in TABLE_ACCESS[function].items():
+        if "/" in resource and set(actions) - {a.removeprefix("dynamodb:") for a in INDEX_ACTIONS}:
+            raise LookupError(f"{function}: an index ({resource}) only takes {INDEX_ACTIONS}")
+        sid = camel(resource.replace("/", "-")) + ("Index" if "/" in resource else "Table")
+        statements.append({"Sid": sid, "Effect": "Allow",
+                           "Action": [f"dynamodb:{a}" for a in sorted(actions)],
+                           "Resource": [_table_arn(resource, stage)]})
+    return statements
+
+
+def _read_stream_grant(stage: str, function: str) -> list[dict]:
+    [source] = [s for s in event_sources() if s.name == function and isinstance(s, DynamoDBEventConfig)]
+    return [{"Sid": "ReadStream", "Effect": "Allow", "Action": list(STREAM_ACTIONS),
+             "Resource": [stream_arn_pattern(source_table(source), stage)]}]
+
+
+def _on_failure_grant(stage: str, function: str) -> list[dict]:
+    destination = mapping_policies()[function].on_failure_queue
+    return [{"Sid": "OnFailureQueue", "Effect": "Allow", "Action": list(ON_FAILURE_ACTIONS),
+             "Resource": [queue_arn(short_of(destination), stage)]}]
+
+
+def _read_queue_grant(stage: str, function: str) -> list[dict]:
+    [source] = [s for s in event_sources() if s.name == function and isinstance(s, SQSEventConfig)]
+    return [{"Sid": "ReadQueue", "Effect": "Allow", "Action": list(QUEUE_READ_ACTIONS),
+             "Resource": [queue_arn(source_queue(source), stage)]}]
+
+
+def _send_jobs_grant(stage: str, function: str) -> list[dict]:
+    return [{"Sid": "SendJobs", "Effect": "Allow", "Action": list(QUEUE_SEND_ACTIONS),
+             "Resource": [queue_arn("jobs", stage)]}]
+
+
+def _jwt_secret_grant(stage: str, function: str) -> list[dict]:
+    name = stage_config(stage, function).environment_variables["JWT_SECRET_PARAMETER"]
+    parameter = _arn("ssm", f"parameter{name}")
+    return [
+        {"Sid": "JwtSecret", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [parameter]},
+        # Only needed if the parameter uses a customer managed key (aws/ssm
+        # already lets the account decrypt); scoped to this one parameter.
+        {"Sid": "JwtSecretKey", "Effect": "Allow", "Action": ["kms:Decrypt"],
+         "Resource": [_arn("kms", "key/*")],
+         "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com",
+                                      "kms:EncryptionContext:PARAMETER_ARN": parameter}}},
+    ]
+
+
+def _logs_grant(stage: str, function: str) -> list[dict]:
+    # `chalice deploy` names functions <app>-<stage>[-<function>]; CloudFormation
+    # names them <stack>-<logical id>-<suffix>, so the app stack is called
+    # chirp-<stage>-... (infra/README.md).
+    prefix = f"/aws/lambda/{stage_config(stage, function).app_name}-{stage}"
+    return [{"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": [_arn("logs", f"log-group:{prefix}:*"), _arn("logs", f"log-group:{prefix}-*:*")]}]
+
+
+GRANTS = {
+    "tables": _tables_grant,  # TABLE_ACCESS
+    "jwt_secret": _jwt_secret_grant,  # verify or issue tokens
+    "send_jobs": _send_jobs_grant,  # chalicelib.storage.jobs: work for the jobs worker
+    "read_stream": _read_stream_grant,  # Lambda reads the handler's stream
+    "on_failure": _on_failure_grant,  # Lambda sends what exhausted its retries
+    "read_queue": _read_queue_grant,  # Lambda reads the handler's queue
+}
+
+# What each function may do besides writing its logs. A function gets its own
+# policy file by naming it in config.json's lambda_functions; every other
+# function (the API handler first) uses the stage's policy, the None entry.
+FUNCTION_GRANTS = {
+    None: ("tables", "jwt_secret", "send_jobs"),  # send_jobs: a returning user's rebuild
+    "bearer_auth": ("jwt_secret",),  # verifies tokens; never touches a table
+    "on_tweet_change": ("read_stream", "on_failure", "tables", "send_jobs"),
+    "on_follow_change": ("read_stream", "on_failure", "tables", "send_jobs"),
+    "on_like_change": ("read_stream", "on_failure", "tables"),
+    "on_job": ("read_queue", "tables", "send_jobs"),
+}
+
+
+def policy(stage: str, function: str | None) -> dict:
+    scope = function or "api_handler"
+    statements = []
+    for grant in FUNCTION_GRANTS[function]:
+        statements += GRANTS[grant](stage, scope)
+    statements += _logs_grant(stage, scope)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_files() -> dict[Path, dict]:
+    """Every policy file config.json names, for every stage."""
+    files = {}
+    for stage in stages():
+        files[CHALICE / policy_file(stage)] = policy(stage, None)
+        functions = chalice_config()["stages"][stage].get("lambda_functions", {})
+        for function, settings_ in sorted(functions.items()):
+            if "iam_policy_file" not in settings_:
+                continue
+            if function not in FUNCTION_GRANTS:
+                raise LookupError(f"config.json gives {function} its own policy file; "
+                                  f"say what it may do in FUNCTION_GRANTS ({__name__})")
+            files[CHALICE / policy_file(stage, function)] = policy(stage, function)
+    return files
+
+
