@@ -110,7 +110,7 @@ _INTEGER_QUEUE_ATTRIBUTES = {"DelaySeconds", "MaximumMessageSize", "MessageReten
 
 def _queue_properties(attributes: dict) -> dict:
     """CreateQueue attributes (deploy.queues) as AWS::SQS::Queue properties."""
-    props = {}
+    props: dict[str, object] = {}
     for name, value in attributes.items():
         if name == "RedrivePolicy":  # names its DLQ; the stack knows the ARN
             props[name] = {"deadLetterTargetArn": {"Fn::GetAtt": [
@@ -130,10 +130,11 @@ def queue_resources() -> tuple[dict, dict]:
     per_stage = {stage: {short_of(name): _queue_properties(attributes)
                          for name, attributes in queue_definitions(visibility_timeout(stage)).items()}
                  for stage in stages()}
-    resources, mappings = {}, {}
+    resources: dict[str, dict] = {}
+    mappings: dict[str, dict] = {}
     for short in queue_shorts():
         logical = queue_logical_id(short)
-        props = {"QueueName": {"Fn::Sub": resource_name(short, STAGE_REF)}}
+        props: dict[str, object] = {"QueueName": {"Fn::Sub": resource_name(short, STAGE_REF)}}
         for prop in per_stage[stages()[0]][short]:
             values = {stage: per_stage[stage][short][prop] for stage in stages()}
             if len({json.dumps(v, sort_keys=True) for v in values.values()}) == 1:

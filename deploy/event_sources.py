@@ -35,7 +35,10 @@ def source_table(source: DynamoDBEventConfig):
 
 def source_queue(source: SQSEventConfig) -> str:
     """The short name of the queue a handler reads."""
-    return short_of(source.queue or source.queue_arn.rsplit(":", 1)[-1])
+    if source.queue:
+        return short_of(source.queue)
+    assert source.queue_arn, source.name  # chalice has one or the other
+    return short_of(source.queue_arn.rsplit(":", 1)[-1])
 
 
 def chalice_event_id(source) -> tuple[str, str]:
@@ -66,14 +69,14 @@ def mapping_settings(source, queue_arn) -> dict:
     batch failures apply (the queue's redrive policy does the rest)."""
     policies = mapping_policies()
     if isinstance(source, SQSEventConfig):
-        policy = policies.get(source.name, DEFAULT_POLICY)
-        return {"FunctionResponseTypes": ["ReportBatchItemFailures"] if policy.report_batch_item_failures
-                else []}
+        queue_policy = policies.get(source.name, DEFAULT_POLICY)
+        return {"FunctionResponseTypes": ["ReportBatchItemFailures"]
+                if queue_policy.report_batch_item_failures else []}
     policy = policies.get(source.name)
     if policy is None or not policy.on_failure_queue:
         raise LookupError(f"{source.name} reads a stream: give it a mapping policy with an on-failure "
                           f"queue in {__name__}.mapping_policies")
-    settings_ = {}
+    settings_: dict[str, object] = {}
     for field in dataclasses.fields(policy):
         value = getattr(policy, field.name)
         if field.name == "report_batch_item_failures":

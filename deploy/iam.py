@@ -21,7 +21,7 @@ from deploy.tables import index_names
 # takes the key schema from the models, so it never calls DescribeTable.
 # tests/integration/test_infra.py runs every function and checks both ways:
 # each call made is allowed, and each grant here is used.
-TABLE_ACCESS = {
+TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "api_handler": {
         "users": ("BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
         "handles": ("BatchGetItem", "GetItem", "PutItem"),  # BatchGetItem: mentions' user ids
@@ -145,6 +145,7 @@ def _read_stream_grant(stage: str, function: str) -> list[dict]:
 
 def _on_failure_grant(stage: str, function: str) -> list[dict]:
     destination = mapping_policies()[function].on_failure_queue
+    assert destination, f"{function} has no on-failure queue"
     return [{"Sid": "OnFailureQueue", "Effect": "Allow", "Action": list(ON_FAILURE_ACTIONS),
              "Resource": [queue_arn(short_of(destination), stage)]}]
 
