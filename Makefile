@@ -22,11 +22,12 @@ test: $(READY)  ## the whole test suite
 bench: $(READY)  ## pull vs push vs hybrid on power-law graphs; BENCH_QUICK=1 for one small graph
 	$(PY) -m bench
 
-lint: $(READY)
+lint: $(READY)  ## ruff, then mypy (configured in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy app.py chalicelib devstack bench deploy
 
 infra: $(READY)  ## regenerate infra/ and .chalice/ policies from the table models
 	$(PY) -m deploy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -133,7 +133,7 @@ def post_tweet():
     key = tweets.validate_idempotency_key(request.headers.get("idempotency-key"))
     author = users.get_by_id(auth.caller_id(request))
     tweet, replayed = tweets.post_tweet(author, new, key)
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(tweet_json(tweet), status_code=201, headers=headers)
 
 

@@ -24,8 +24,13 @@ QUICK_SIZES = [(800, 60, 60)]
 CELEBRITY_PERCENTILE = 0.98
 
 
+def _size(text: str) -> tuple[int, int, int]:
+    users, posts, reads = (int(n) for n in text.split(":"))
+    return users, posts, reads
+
+
 def _sizes(text: str) -> list[tuple[int, int, int]]:
-    return [tuple(int(n) for n in size.split(":")) for size in text.split(",")]
+    return [_size(size) for size in text.split(",")]
 
 
 def main() -> dict:

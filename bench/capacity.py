@@ -74,8 +74,8 @@ class _Schema:
             name = model.Meta.table_name
             self.keys[name] = tuple(k["AttributeName"] for k in schema["key_schema"])
             self.indexes[name] = [tuple(k["AttributeName"] for k in index["key_schema"])
-                                  for kind in ("global_secondary_indexes", "local_secondary_indexes")
-                                  for index in schema.get(kind, [])]
+                                  for index in [*schema["global_secondary_indexes"],
+                                                *schema["local_secondary_indexes"]]]
 
     def key_of(self, table: str, item: dict) -> tuple:
         return tuple(str(item[k]) for k in self.keys[table] if k in item)
@@ -142,13 +142,17 @@ class CapacityMeter:
     def _full_size(self, table: str, item: dict) -> int:
         return self.sizes.get((table, self.schema.key_of(table, item)), item_size(item))
 
-    def _write(self, table: str, item: dict | None, key: dict, delete: bool) -> int:
-        """Units of one put (item) or delete (key), remembering sizes."""
-        ref = (table, self.schema.key_of(table, key))
-        if delete:  # the item's index entries are deleted with it
-            return write_units(self.sizes.pop(ref, item_size(key))) + self.indexed.pop(ref, 0)
+    def _put(self, table: str, item: dict) -> int:
+        """Units of one put, remembering the item's size."""
+        ref = (table, self.schema.key_of(table, item))
         self.sizes[ref], self.indexed[ref] = item_size(item), self.schema.index_count(table, item)
         return write_units(self.sizes[ref]) + self.indexed[ref]
+
+    def _delete(self, table: str, key: dict) -> int:
+        """Units of one delete, forgetting the item's size."""
+        ref = (table, self.schema.key_of(table, key))
+        # the item's index entries are deleted with it
+        return write_units(self.sizes.pop(ref, item_size(key))) + self.indexed.pop(ref, 0)
 
     def _units(self, name: str, params: dict, parsed: dict) -> tuple[float, float, set[str]]:
         body = params
@@ -168,10 +172,10 @@ class CapacityMeter:
             return read_units(size, bool(body.get("ConsistentRead"))), 0, set()
         if name == "PutItem":
             table = body["TableName"]
-            return 0, self._write(table, body["Item"], body["Item"], False), {table}
+            return 0, self._put(table, body["Item"]), {table}
         if name == "DeleteItem":
             table = body["TableName"]
-            return 0, self._write(table, None, body["Key"], True), {table}
+            return 0, self._delete(table, body["Key"]), {table}
         if name == "UpdateItem":
             table = body["TableName"]
             size = self.sizes.get((table, self.schema.key_of(table, body["Key"])), item_size(body["Key"]))
@@ -182,9 +186,9 @@ class CapacityMeter:
                 for request in requests:
                     if "PutRequest" in request:
                         item = request["PutRequest"]["Item"]
-                        units += self._write(table, item, item, False)
+                        units += self._put(table, item)
                     else:
-                        units += self._write(table, None, request["DeleteRequest"]["Key"], True)
+                        units += self._delete(table, request["DeleteRequest"]["Key"])
             return 0, units, set(body["RequestItems"])
         if name == "TransactWriteItems":
             units, written = 0, set()
@@ -193,9 +197,9 @@ class CapacityMeter:
                 table = op["TableName"]
                 written.add(table)
                 if kind == "Put":
-                    units += 2 * self._write(table, op["Item"], op["Item"], False)
+                    units += 2 * self._put(table, op["Item"])
                 elif kind == "Delete":
-                    units += 2 * self._write(table, None, op["Key"], True)
+                    units += 2 * self._delete(table, op["Key"])
                 else:  # Update, ConditionCheck
                     size = self.sizes.get((table, self.schema.key_of(table, op["Key"])), item_size(op["Key"]))
                     units += 2 * write_units(size)

@@ -17,10 +17,12 @@ from moto.dynamodb.models.table import Table
 # id(table) -> (table, {index name: {hash value: [items]}}). Kept outside the
 # table so the copies moto makes of tables around transactions stay cheap.
 _partitions: dict[int, tuple[Table, dict]] = {}
+_installed = False
 
 
 def install() -> None:
-    if getattr(Table, "_chirp_bench_fast", False):
+    global _installed
+    if _installed:
         return
     query, put_item, delete_item = Table.query, Table.put_item, Table.delete_item
     signature = inspect.signature(query)
@@ -42,10 +44,10 @@ def install() -> None:
             return write(self, *args, **kwargs)
         return wrapper
 
-    Table.query = fast_query
-    Table.put_item = forgetting(put_item)
-    Table.delete_item = forgetting(delete_item)
-    Table._chirp_bench_fast = True
+    patches = {"query": fast_query, "put_item": forgetting(put_item), "delete_item": forgetting(delete_item)}
+    for name, patched in patches.items():
+        setattr(Table, name, patched)
+    _installed = True
 
 
 def _partition(table: Table, arguments: dict) -> list | None:
@@ -68,10 +70,10 @@ def _partition(table: Table, arguments: dict) -> list | None:
     value = conditions.get(hash_attrs[0], hash_key)
     if value is None:
         return None
-    owner, cache = _partitions.get(id(table), (None, None))
-    if owner is not table:
-        cache = {}
-        _partitions[id(table)] = (table, cache)
+    entry = _partitions.get(id(table))
+    if entry is None or entry[0] is not table:
+        entry = _partitions[id(table)] = (table, {})
+    cache = entry[1]
     if index_name not in cache:
         groups = defaultdict(list)
         for item in Table.all_items(table):

@@ -19,6 +19,7 @@ import math
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.capacity import CapacityMeter
@@ -68,7 +69,7 @@ def pull_home_page(reader_id: int, limit: int = PAGE) -> list[TweetModel]:
     """The naive join: whom the reader follows, then each one's newest
     tweets (and the reader's own), merged newest first."""
     followees = [int(f.followee_id) for f in FollowModel.query(reader_id, attributes_to_get=["followee_id"])]
-    candidates = []
+    candidates: list[TweetModel] = []
     for author in [reader_id, *followees]:
         candidates += TweetModel.by_author.query(author, scan_index_forward=False, limit=limit,
                                                  page_size=limit)
@@ -140,7 +141,7 @@ def _tick(progress, what: str, i: int, total: int) -> None:
         progress(f"{what} {i + 1}/{total}")
 
 
-def p(values: list[float], q: float) -> float:
+def p(values: Sequence[float], q: float) -> float:
     """The q-quantile (nearest rank)."""
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered), math.ceil(len(ordered) * q)) - 1)] if ordered else 0.0
@@ -163,7 +164,7 @@ def summary(samples: Samples, users: int) -> dict:
     return result
 
 
-def binned(xs: list[int], ys: list[float]) -> list[dict]:
+def binned(xs: Sequence[int], ys: Sequence[float]) -> list[dict]:
     """Means of ys over powers-of-two bins of xs: how a cost grows."""
     bins: dict[int, list[float]] = {}
     for x, y in zip(xs, ys, strict=True):

@@ -7,6 +7,7 @@ would have left behind for the hybrid strategy (authors past the threshold
 in the `celebrity` state, their followers' celebrity lists) is written the
 same way. Tweets and timelines start empty for every strategy.
 """
+from collections.abc import Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ class World:
     ids: list[int]  # user number -> user id
     followers: list[list[int]]  # user number -> follower numbers
 
-    def user(self, number: int, celebrities: set[int] = frozenset()) -> UserModel:
+    def user(self, number: int, celebrities: Set[int] = frozenset()) -> UserModel:
         following = self.graph.following[number]
         followed_celebrities = {self.ids[f] for f in following if f in celebrities}
         return UserModel(
@@ -51,10 +52,14 @@ def load(graph: Graph, progress) -> World:
                                                follow_id=new_id()))
                for u, followees in enumerate(graph.following) for f in followees]
     step, written = 2_500, 0
+
+    def write_follows(chunk: list[dict]) -> int:
+        batches.write(FollowModel.Meta.table_name, chunk)
+        return len(chunk)
+
     with ThreadPoolExecutor(LOAD_THREADS) as pool:  # overlaps the HTTP round trips
         chunks = [follows[start:start + step] for start in range(0, len(follows), step)]
-        for done in pool.map(lambda chunk: batches.write(FollowModel.Meta.table_name, chunk) or len(chunk),
-                             chunks):
+        for done in pool.map(write_follows, chunks):
             written += done
             if written % 25_000 < step or written == len(follows):
                 progress(f"follows {written:,}/{len(follows):,}")

@@ -50,7 +50,7 @@ def mark_active(user_id: int) -> bool:
     connection = UserModel._get_connection()
     try:
         old = connection.update_item(
-            user_id, actions=[UserModel.last_active_day.set(day)],
+            str(user_id), actions=[UserModel.last_active_day.set(day)],
             condition=UserModel.id.exists() & (UserModel.last_active_day.does_not_exist()
                                                | (UserModel.last_active_day < day)),
             return_values="UPDATED_OLD")

@@ -62,7 +62,7 @@ def count_step(tag_key: str, display: str, tweet_id: int, delta: int):
     record lands where it belongs)."""
     bucket = bucket_of(_seconds(tweet_id))
     return update(TrendModel(bucket=partition(bucket, tweet_id), tag=tag_key), [
-        TrendModel.count.add(delta),
+        TrendModel.uses.add(delta),
         TrendModel.display.set(TrendModel.display | display),
         TrendModel.expires_at.set(TrendModel.expires_at | _expiry(bucket)),
     ])
@@ -83,9 +83,10 @@ def current(now: float | None = None) -> list[dict]:
         top = TrendModel.get(*TOP)
     except TrendModel.DoesNotExist:
         top = None
-    fresh = top is not None and now - int(top.computed_at) < settings.TREND_REFRESH_SECONDS
-    if fresh or (top is not None and not _claim_refresh(top, now)):
-        return top.top
+    if top is not None:
+        fresh = now - int(top.computed_at) < settings.TREND_REFRESH_SECONDS
+        if fresh or not _claim_refresh(top, now):
+            return top.top
     listed = compute(now)
     TrendModel(*TOP, top=listed, computed_at=int(now)).save()
     return listed
@@ -119,7 +120,7 @@ def compute(now: float) -> list[dict]:
     counters = []
     for bucket in window_buckets(now):
         for shard in range(settings.TREND_SHARDS):
-            counters += [TagCount(bucket, c.tag, c.display or c.tag, int(c.count or 0))
+            counters += [TagCount(bucket, c.tag, c.display or c.tag, int(c.uses or 0))
                          for c in TrendModel.query(f"{bucket}#{shard}")]
     return rank(counters, now)
 
@@ -130,7 +131,7 @@ class TagCount(NamedTuple):
     bucket: int  # Unix minutes
     tag: str  # the tag's key (chalicelib.discovery.hashtags.tag_key)
     display: str  # the tag as first written
-    count: int
+    uses: int
 
 
 def weight(bucket: int, now: float) -> float:
@@ -150,11 +151,11 @@ def rank(counters: list[TagCount], now: float) -> list[dict]:
     counts: dict[str, int] = {}
     displays: dict[str, TagCount] = {}
     for counter in sorted(counters, key=lambda c: c.bucket):
-        if counter.count <= 0:
+        if counter.uses <= 0:
             continue
-        scores[counter.tag] = scores.get(counter.tag, 0.0) + counter.count * weight(counter.bucket, now)
-        counts[counter.tag] = counts.get(counter.tag, 0) + counter.count
-        if counter.tag not in displays or counter.count > displays[counter.tag].count:
+        scores[counter.tag] = scores.get(counter.tag, 0.0) + counter.uses * weight(counter.bucket, now)
+        counts[counter.tag] = counts.get(counter.tag, 0) + counter.uses
+        if counter.tag not in displays or counter.uses > displays[counter.tag].uses:
             displays[counter.tag] = counter
     ranked = sorted(scores, key=lambda tag: (-scores[tag], tag))[: settings.TRENDS_LISTED]
     return [{"tag": displays[tag].display, "count": counts[tag]} for tag in ranked]

@@ -2,13 +2,16 @@
 batch failures (ReportBatchItemFailures) so one bad record neither blocks
 nor drops the rest of its batch."""
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger = logging.getLogger("chirp.consumers")
 
 
-def stream_batch(event: dict, handle) -> dict:
+def stream_batch(event: dict, handle: Callable[[dict], Any]) -> PartialItemFailureResponse:
     """Handles stream records in order and stops at the first failure,
     reporting it and everything after it as failed.
 
@@ -32,7 +35,7 @@ def stream_batch(event: dict, handle) -> dict:
 _queue_processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def queue_batch(event: dict, handle, context=None) -> dict:
+def queue_batch(event: dict, handle: Callable[[str], Any], context=None) -> PartialItemFailureResponse:
     """Handles SQS messages independently: failures go back to the queue
     (and, after maxReceiveCount, to its dead-letter queue)."""
     def record_handler(record):  # Powertools passes it by this name

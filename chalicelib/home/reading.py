@@ -185,7 +185,7 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     followed |= _followed(reader_id, checked - set(authors))
     itself = {o for o, author in claimed.items() if author == reader_id or author in followed}
     stale = [(reader_id, o) for o in sorted(entered - itself)]  # an original's entry that outlived it
-    kept = []
+    kept: list[tuple[Candidate, TweetModel, TweetModel | None]] = []
     for c in candidates:
         original = tweets.get(c.original_id) if c.original_id is not None else None
         if (c.tweet_id not in tweets or (c.author_id != reader_id and c.author_id not in followed)
@@ -199,9 +199,9 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     if stale:
         entries.remove(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
     pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
-    first = _first_retweets(reader_id, {c.original_id for c, _, o in kept if o is not None}, pulled)
+    first = _first_retweets(reader_id, {int(o.id) for _, _, o in kept if o is not None}, pulled)
     shown = [(tweet, original) for c, tweet, original in kept
-             if original is None or first.get(c.original_id, c.tweet_id) >= c.tweet_id]
+             if original is None or first.get(int(original.id), c.tweet_id) >= c.tweet_id]
     return shown, checked - followed
 
 

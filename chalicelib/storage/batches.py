@@ -6,10 +6,14 @@ fan-out is where Chirp's bill is, so here each call is explicit.
 """
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
+from typing import TYPE_CHECKING, cast
 
 from chalicelib import settings
 from chalicelib.storage.tables import connection
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class UnprocessedItems(Exception):
@@ -28,6 +32,12 @@ def delete_request(model_class, hash_key, range_key=None) -> dict:
     return {"DeleteRequest": {"Key": key}}
 
 
+def _client() -> "DynamoDBClient":
+    """The connection's botocore DynamoDB client (PynamoDB types it as a bare
+    botocore client, without the DynamoDB operations)."""
+    return cast("DynamoDBClient", connection().client)
+
+
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, settings.BATCH_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311
 
@@ -40,7 +50,7 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 def write(table_name: str, requests: list[dict]) -> None:
     """Writes `requests` (put_request / delete_request) in BatchWriteItem
     calls of at most 25, each retried until DynamoDB has processed it all."""
-    client = connection().client
+    client = _client()
     for chunk in _chunks(requests, settings.BATCH_WRITE_MAX):
         pending = {table_name: chunk}
         for attempt in range(settings.BATCH_WRITE_ATTEMPTS):
@@ -53,11 +63,11 @@ def write(table_name: str, requests: list[dict]) -> None:
 
 
 def get(keys_by_table: dict[str, list[dict]], projections: dict[str, str] | None = None,
-        consistent: set[str] = frozenset()) -> dict[str, list[dict]]:
+        consistent: Set[str] = frozenset()) -> dict[str, list[dict]]:
     """Raw items for `keys_by_table` ({table: [key, ...]}), in BatchGetItem
     calls of at most 100 keys across tables; missing items are just absent.
     Tables named in `consistent` are read with strong consistency."""
-    client = connection().client
+    client = _client()
     wanted = [(table, key) for table, keys in keys_by_table.items() for key in keys]
     found: dict[str, list[dict]] = {table: [] for table in keys_by_table}
     for chunk in _chunks(wanted, settings.BATCH_GET_MAX):

@@ -255,7 +255,8 @@ class TrendModel(Model):
 
     bucket = UnicodeAttribute(hash_key=True)
     tag = UnicodeAttribute(range_key=True)
-    count = NumberAttribute(null=True)
+    # Stored as "count"; named `uses` here so it does not shadow Model.count().
+    uses = NumberAttribute(attr_name="count", null=True)
     display = UnicodeAttribute(null=True)  # the tag as first written
     top = JSONAttribute(null=True)  # on the "top" item: [{tag, count}, ...]
     computed_at = NumberAttribute(null=True)  # on the "top" item: Unix seconds

@@ -309,6 +309,7 @@ class _UrlScanner:
         if domain_end < 0:
             return None  # (without its protocol, "http" is no domain: a label ends at a dot)
         rest = self.patterns.after_domain.match(self.text, domain_end)
+        assert rest is not None  # every part of after_domain is optional: it always matches
         return _Url(before, start, rest.end(), protocol.group(0) if protocol else "",
                     self.text[domain_start:domain_end], rest.group(2) is not None)
 
@@ -405,7 +406,9 @@ def _ascii_domains(domain: str) -> list[tuple[int, int]]:
                 position = tld.end()
                 break
         else:
-            position = max(position + 1, patterns.ascii_labels.match(domain, position).end())
+            labels = patterns.ascii_labels.match(domain, position)
+            assert labels is not None  # ascii_labels matches the empty string too
+            position = max(position + 1, labels.end())
     return found
 
 

@@ -130,7 +130,7 @@ def post_tweet(author: UserModel, new: NewTweet,
                 raise errors.Invalid("`reply_to_id` names no tweet.", "unknown_tweet") from None
             if "quote_of" in failed:
                 raise errors.Invalid("`quote_of_id` names no tweet.", "unknown_tweet") from None
-            if "idempotency" in failed:
+            if "idempotency" in failed and record_key:  # the step is there only with a key
                 replay = _replay(record_key, new)
                 if replay:
                     return replay, True

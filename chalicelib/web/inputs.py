@@ -1,6 +1,7 @@
 """Parsing and validating what clients send. Everything here raises a 400
 (or 413) ApiError with a message a client developer can act on."""
 import json
+from collections.abc import Set
 from urllib.parse import unquote
 
 from chalicelib import settings
@@ -10,7 +11,7 @@ from chalicelib.tweets import tweet_text
 from chalicelib.web import errors
 
 
-def json_object(raw_body: bytes | None, allowed: set[str], required: set[str] = frozenset()) -> dict:
+def json_object(raw_body: bytes | None, allowed: Set[str], required: Set[str] = frozenset()) -> dict:
     """The request body as a JSON object with only `allowed` keys.
 
     Unknown keys are rejected rather than ignored: that is how a client learns

@@ -65,21 +65,22 @@ def page_request(params: dict | None, scope: str, bounds: bool = True) -> PageRe
         if not valid:
             raise errors.bad_request(f"`limit` must be an integer from 1 to {settings.PAGE_MAX}.")
         limit = int(limit_text)
-    allow_bounds, bounds = bounds, {}
+    given: dict[str, int] = {}  # the max_id and since_id sent
     for name in ("max_id", "since_id"):
         if params.get(name) is not None:
-            if not allow_bounds:
+            if not bounds:
                 raise errors.bad_request(f"This list takes `cursor`, not `{name}`.")
-            bounds[name] = parse_id(params[name])
-            if bounds[name] is None:
+            value = parse_id(params[name])
+            if value is None:
                 raise errors.bad_request(f"`{name}` must be an id.")
+            given[name] = value
     cursor = params.get("cursor")
     if cursor is not None:
-        if bounds:
+        if given:
             raise errors.bad_request("`cursor` cannot be combined with `max_id` or `since_id`.")
         max_id, since_id = decode_cursor(cursor, scope)
         return PageRequest(limit, max_id, since_id)
-    return PageRequest(limit, bounds.get("max_id"), bounds.get("since_id"))
+    return PageRequest(limit, given.get("max_id"), given.get("since_id"))
 
 
 def page(items: list[dict], request: PageRequest, scope: str, more: bool, last_key: int | None) -> dict:

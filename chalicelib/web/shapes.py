@@ -2,7 +2,7 @@
 from chalicelib.storage.ids import id_created_at
 from chalicelib.storage.tables import NotificationModel, TweetModel, UserModel
 
-NO_ENTITIES = {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}
+NO_ENTITIES: dict[str, list[dict]] = {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}
 
 
 def _id(value) -> str | None:

@@ -49,8 +49,8 @@ def trend_counts() -> dict[str, int]:
     """Every counter of the trends table, summed per tag over buckets and shards."""
     counts = collections.Counter()
     for item in TrendModel.scan(consistent_read=True):
-        if item.count is not None:
-            counts[item.tag] += int(item.count)
+        if item.uses is not None:
+            counts[item.tag] += int(item.uses)
     return dict(counts)
 
 
@@ -344,7 +344,7 @@ def test_a_trending_tag_is_counted_on_several_counters(api, clock):
     """Its counters are spread over the bucket's shards, and summed on read."""
     count_uses("Hot", 16, minutes_ago=1, now=clock.now)
     counters = [c for c in TrendModel.scan(consistent_read=True) if c.tag == "hot"]
-    assert sum(int(c.count) for c in counters) == 16
+    assert sum(int(c.uses) for c in counters) == 16
     assert len({c.bucket for c in counters}) >= 2
     assert listed(api) == [("Hot", 16)]
 
@@ -475,7 +475,7 @@ def test_deleting_a_tweet_uncounts_it_while_its_bucket_is_read(api, clock, alice
     # must not bring its counter back as -1.
     clock.now += 2 * 3600
     for counter in TrendModel.scan():
-        if counter.count is not None:
+        if counter.uses is not None:
             counter.delete()
     assert api.delete(f"/tweets/{old['id']}", token=alice).status == 204
     pump.drain()

@@ -168,7 +168,7 @@ def test_counters_at_zero_or_below_are_not_trends():
 # --- compute: which counters it reads ------------------------------------------------------------
 
 class FakeTrendModel:
-    """Answers compute's Queries from {partition: [(tag, display, count)]},
+    """Answers compute's Queries from {partition: [(tag, display, uses)]},
     recording the partitions asked for."""
 
     def __init__(self, counters):
@@ -177,8 +177,8 @@ class FakeTrendModel:
 
     def query(self, partition):
         self.queried.append(partition)
-        return [types.SimpleNamespace(tag=tag, display=display, count=count)
-                for tag, display, count in self.counters.get(partition, [])]
+        return [types.SimpleNamespace(tag=tag, display=display, uses=uses)
+                for tag, display, uses in self.counters.get(partition, [])]
 
 
 def test_compute_reads_every_shard_of_every_bucket_in_the_window(monkeypatch):
