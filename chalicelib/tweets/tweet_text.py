@@ -2,8 +2,12 @@
 cashtags) and the weighted length that decides whether a tweet fits.
 
 A pure-Python port of the published twitter-text rules (its regular
-expressions and config v1/v2/v3 weights, Apache-2.0), checked against the
-twitter-text conformance suite vendored under tests/conformance/. Entity
+expressions and config v3 weights, Apache-2.0), checked against the
+twitter-text conformance suite vendored under tests/conformance/. This is
+what the service uses: parse_tweet, extract_entities and is_valid_hashtag.
+The rest of twitter-text's API that the suite calls (configs v1 and v2, URL
+validation, the extract_* and other is_valid_* functions) is built on this
+module's scanners in tests/conformance/twitter_text_adapters.py. Entity
 indices are code-point offsets into the text as sent. Lengths are counted on
 the NFC-normalised text, as twitter-text counts them; the parse ranges
 (`valid_range_end`, `display_range_end`) are inclusive UTF-16 offsets into
@@ -30,7 +34,7 @@ import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
-# --- Configuration (twitter-text config/v1.json, v2.json, v3.json) ------------------------------
+# --- Configuration (twitter-text config/v3.json) ---------------------------------------------------
 
 
 class TextConfig(NamedTuple):
@@ -45,9 +49,6 @@ class TextConfig(NamedTuple):
 
 _WEIGHT_100_RANGES = ((0, 4351, 100), (8192, 8205, 100), (8208, 8223, 100), (8242, 8247, 100))
 
-# The classic 140-character count: every code point weighs 1, a URL 23.
-CONFIG_V1 = TextConfig(1, 140, 1, 1, 23, (), False)
-CONFIG_V2 = TextConfig(2, 280, 100, 200, 23, _WEIGHT_100_RANGES, False)
 # What Twitter counts today: Latin and friends weigh 1, CJK and most others 2, emoji sequences 2.
 CONFIG_V3 = TextConfig(3, 280, 100, 200, 23, _WEIGHT_100_RANGES, True)
 
@@ -175,7 +176,6 @@ class _Patterns:
             "([@\uff20])([a-zA-Z0-9_]{1,20})(/[a-zA-Z][a-zA-Z0-9_\\-]{0,24})?"
         )
         self.mention_end = re.compile(f"[@\uff20{_LATIN_ACCENTS}]|://")
-        self.reply = re.compile(f"[{_SPACES}{_DIRECTIONAL}]*[@\uff20]([a-zA-Z0-9_]{{1,20}})")
         self.hash_sign = re.compile("[#\uff03]")  # hashtags are read by _hashtag_entities
 
         self.cashtag = re.compile(
@@ -199,52 +199,6 @@ class _Patterns:
 @functools.cache
 def _patterns() -> _Patterns:
     return _Patterns()
-
-
-@functools.cache
-def _url_validation() -> _UrlValidation:
-    return _UrlValidation()
-
-
-class _UrlValidation:
-    """twitter-text's isValidUrl patterns: RFC 3986 parts, unencoded
-    international domains allowed."""
-
-    def __init__(self) -> None:
-        unreserved = rf"[a-z{_CYRILLIC}0-9\-._~]"
-        pct_encoded = r"%[0-9a-f]{2}"
-        sub_delims = r"[!$&'()*+,;=]"
-        pchar = f"(?:{unreserved}|{pct_encoded}|{sub_delims}|[:|@])"
-        userinfo = f"(?:{unreserved}|{pct_encoded}|{sub_delims}|:)*"
-        dec_octet = r"(?:[0-9]|(?:[1-9][0-9])|(?:1[0-9]{2})|(?:2[0-4][0-9])|(?:25[0-5]))"
-        ipv4 = rf"(?:{dec_octet}(?:\.{dec_octet}){{3}})"
-        ipv6 = r"(?:\[[a-f0-9:\.]+\])"
-        wide = r"[^\x00-\x7f]"
-        subdomain_segment = rf"(?:(?:[a-z0-9]|{wide})(?:(?:[a-z0-9_\-]|{wide})*(?:[a-z0-9]|{wide}))?)"
-        domain_segment = rf"(?:(?:[a-z0-9]|{wide})(?:(?:[a-z0-9\-]|{wide})*(?:[a-z0-9]|{wide}))?)"
-        domain_tld = rf"(?:(?:[a-z]|{wide})(?:(?:[a-z0-9\-]|{wide})*(?:[a-z0-9]|{wide}))?)"
-        # Segments are atomic: each runs to its dot, so retrying inside one is wasted time.
-        domain = rf"(?:(?>{subdomain_segment}\.)*(?>{domain_segment}\.)(?>{domain_tld}))"
-        host = f"(?:{ipv4}|{ipv6}|{domain})"
-
-        flags = re.IGNORECASE
-        # RFC 3986 appendix B, as twitter-text modifies it; "." stops at line ends, as in JavaScript.
-        self.parts = re.compile(
-            r"(?:([^:/?#]+)://)?([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#([^\n\r\u2028\u2029]*))?", flags
-        )
-        self.scheme = re.compile(r"(?:[a-z][a-z0-9+\-.]*)", flags)
-        self.http = re.compile(r"https?", flags)
-        self.authority = re.compile(f"(?:({userinfo})@)?({host})(?::([0-9]{{1,5}}))?", flags)
-        self.path = re.compile(f"(/{pchar}*)*", flags)
-        self.query_or_fragment = re.compile(f"({pchar}|/|\\?)*", flags)
-
-
-def _whole_first_match(pattern: re.Pattern, value: str) -> bool:
-    """twitter-text's isValidMatch: the first match a search finds must be
-    all of the value. One that starts later is shorter, so only a match at
-    the start can be it, and only that one is tried."""
-    found = pattern.match(value)
-    return found is not None and found.end() == len(value)
 
 
 # --- Extraction ------------------------------------------------------------------------------------
@@ -550,63 +504,6 @@ def extract_entities(text: str) -> dict:
     return entities
 
 
-# The individual extractors, shaped as twitter-text's conformance suite expects them.
-
-
-def extract_mentions_or_lists_with_indices(text: str) -> list[dict]:
-    return [
-        {"screen_name": e.value, "list_slug": e.list_slug, "indices": [e.start, e.end]}
-        for e in _mention_entities(text)
-    ]
-
-
-def extract_mentions_with_indices(text: str) -> list[dict]:
-    return [
-        {"screen_name": e.value, "indices": [e.start, e.end]}
-        for e in _mention_entities(text)
-        if not e.list_slug
-    ]
-
-
-def extract_mentions(text: str) -> list[str]:
-    return [e.value for e in _mention_entities(text) if not e.list_slug]
-
-
-def extract_reply(text: str) -> str | None:
-    """The handle a tweet starts with (after blanks), if it is a reply."""
-    if not text:
-        return None
-    patterns = _patterns()
-    found = patterns.reply.match(text)
-    if found is None or patterns.mention_end.match(text, found.end()):
-        return None
-    return found.group(1)
-
-
-def extract_urls_with_indices(text: str) -> list[dict]:
-    return [{"url": e.value, "indices": [e.start, e.end]} for e in _url_entities(text)]
-
-
-def extract_urls(text: str) -> list[str]:
-    return [e.value for e in _url_entities(text)]
-
-
-def extract_hashtags_with_indices(text: str) -> list[dict]:
-    return [{"hashtag": e.value, "indices": [e.start, e.end]} for e in _hashtag_entities(text)]
-
-
-def extract_hashtags(text: str) -> list[str]:
-    return [e.value for e in _hashtag_entities(text)]
-
-
-def extract_cashtags_with_indices(text: str) -> list[dict]:
-    return [{"cashtag": e.value, "indices": [e.start, e.end]} for e in _cashtag_entities(text)]
-
-
-def extract_cashtags(text: str) -> list[str]:
-    return [e.value for e in _cashtag_entities(text)]
-
-
 # --- Length and validity -------------------------------------------------------------------------
 
 
@@ -675,54 +572,9 @@ def parse_tweet(text: str, config: TextConfig = CONFIG_V3) -> ParseResult:
     )
 
 
-def weighted_length(text: str, config: TextConfig = CONFIG_V3) -> int:
-    """The length Twitter counts against the limit: 280 under config v3."""
-    return parse_tweet(text, config).weighted_length
-
-
-def is_valid_tweet(text: str, config: TextConfig = CONFIG_V3) -> bool:
-    """Not blank, no invalid characters, and within the weighted limit."""
-    return isinstance(text, str) and parse_tweet(text, config).valid
-
-
-def is_valid_username(text: str) -> bool:
-    """"@handle" and nothing else."""
-    return bool(text) and extract_mentions(text) == [text[1:]]
-
-
-def is_valid_list(text: str) -> bool:
-    """"@handle/list-slug" and nothing else."""
-    found = _patterns().mention.fullmatch(text or "")
-    return found is not None and found.group(1) == "" and bool(found.group(4))
-
-
 def is_valid_hashtag(text: str) -> bool:
     """"#tag" and nothing else."""
-    return bool(text) and extract_hashtags(text) == [text[1:]]
-
-
-def is_valid_url(url: str, require_protocol: bool = True) -> bool:
-    """twitter-text's isValidUrl (with unicode domains): an http(s) URL, or
-    with require_protocol=False, also one without a scheme."""
-    if not url:
-        return False
-    patterns = _url_validation()
-    parts = patterns.parts.fullmatch(url)
-    if parts is None:
-        return False
-    scheme, authority, path, query, fragment = parts.groups()
-    if require_protocol and not (
-        scheme is not None
-        and _whole_first_match(patterns.scheme, scheme)
-        and patterns.http.fullmatch(scheme)
-    ):
-        return False
-    return (
-        _whole_first_match(patterns.path, path)
-        and (not query or _whole_first_match(patterns.query_or_fragment, query))
-        and (not fragment or _whole_first_match(patterns.query_or_fragment, fragment))
-        and _whole_first_match(patterns.authority, authority)
-    )
+    return bool(text) and [e.value for e in _hashtag_entities(text)] == [text[1:]]
 
 
 # --- Emoji ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tweet text rules: entities and weighted length (chalicelib.tweet_text).
+"""Tweet text rules: entities and weighted length (chalicelib.tweets.tweet_text).
 
 The twitter-text conformance suite lives in test_tweet_text_conformance.py;
 these are Chirp's own cases, properties over arbitrary text, and the checks
@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.tweets import tweet_text
-from chalicelib.tweets.tweet_text import extract_entities, is_valid_tweet, parse_tweet, weighted_length
+from chalicelib.tweets.tweet_text import extract_entities, parse_tweet
+from tests.conformance import twitter_text_adapters as adapters
+from tests.conformance.twitter_text_adapters import is_valid_tweet, weighted_length
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
 
@@ -77,23 +79,23 @@ def test_what_is_inside_a_url_is_only_the_url():
 
 
 def test_urls_without_protocol_and_their_limits():
-    assert tweet_text.extract_urls("EXAMPLE.COM and foo.co.jp/path.") == ["EXAMPLE.COM", "foo.co.jp/path"]
-    assert tweet_text.extract_urls("not.a.tld") == []
-    assert tweet_text.extract_urls("http://" + "a" * 64 + ".com") == []  # a 64-character label
-    assert tweet_text.extract_urls("http://" + "a" * 63 + ".com") == ["http://" + "a" * 63 + ".com"]
+    assert adapters.extract_urls("EXAMPLE.COM and foo.co.jp/path.") == ["EXAMPLE.COM", "foo.co.jp/path"]
+    assert adapters.extract_urls("not.a.tld") == []
+    assert adapters.extract_urls("http://" + "a" * 64 + ".com") == []  # a 64-character label
+    assert adapters.extract_urls("http://" + "a" * 63 + ".com") == ["http://" + "a" * 63 + ".com"]
 
 
 def test_path_only_joins_an_ascii_domain_that_ends_the_domain():
     # twitter-text would report "foo.com/path" over indices that span "foo.com\u65e5\u672c.com/path".
-    assert tweet_text.extract_urls_with_indices("foo.com\u65e5\u672c.com/path") == [
+    assert adapters.extract_urls_with_indices("foo.com\u65e5\u672c.com/path") == [
         {"url": "foo.com", "indices": [0, 7]}
     ]
 
 
 def test_reply():
-    assert tweet_text.extract_reply("  @someone hi") == "someone"
-    assert tweet_text.extract_reply("hi @someone") is None
-    assert tweet_text.extract_reply("") is None
+    assert adapters.extract_reply("  @someone hi") == "someone"
+    assert adapters.extract_reply("hi @someone") is None
+    assert adapters.extract_reply("") is None
 
 
 # --- Weighted length and validity ------------------------------------------------------------------
@@ -148,7 +150,7 @@ def test_parse_ranges_are_utf16_and_stop_at_the_limit():
 def test_the_classic_140_count_is_config_v1():
     text = "A lie gets halfway around the world before the truth has a chance to get its pants on. -- "
     text += "Winston Churchill (1874-1965) http://bit.ly/dJpywL"
-    assert not is_valid_tweet(text, tweet_text.CONFIG_V1)  # 141 with the URL counted 23
+    assert not is_valid_tweet(text, adapters.CONFIG_V1)  # 141 with the URL counted 23
     assert is_valid_tweet(text)  # 141 of 280
 
 
@@ -163,15 +165,15 @@ def test_a_long_zwj_chain_counts_as_several_emoji():
 
 
 def test_validators():
-    assert tweet_text.is_valid_username("@chirp_2")
-    assert not tweet_text.is_valid_username("chirp")
-    assert tweet_text.is_valid_list("@chirp/team")
+    assert adapters.is_valid_username("@chirp_2")
+    assert not adapters.is_valid_username("chirp")
+    assert adapters.is_valid_list("@chirp/team")
     assert tweet_text.is_valid_hashtag("#\u65e5\u672c")
     assert not tweet_text.is_valid_hashtag("#2024")
-    assert tweet_text.is_valid_url("https://example.com:8080/a/b?c=d#e")
-    assert not tweet_text.is_valid_url("example.com")
-    assert tweet_text.is_valid_url("example.com", require_protocol=False)
-    assert not tweet_text.is_valid_url("")
+    assert adapters.is_valid_url("https://example.com:8080/a/b?c=d#e")
+    assert not adapters.is_valid_url("example.com")
+    assert adapters.is_valid_url("example.com", require_protocol=False)
+    assert not adapters.is_valid_url("")
 
 
 # --- Properties (no deadlines: the first example pays for compiling the patterns) -------------------
@@ -208,8 +210,8 @@ def test_nothing_raises_on_arbitrary_text(text):
     result = parse_tweet(text)
     assert result.weighted_length >= 0 and result.valid_range_end <= result.display_range_end
     assert isinstance(is_valid_tweet(text), bool)
-    tweet_text.extract_reply(text)
-    for validator in (tweet_text.is_valid_url, tweet_text.is_valid_username, tweet_text.is_valid_list,
+    adapters.extract_reply(text)
+    for validator in (adapters.is_valid_url, adapters.is_valid_username, adapters.is_valid_list,
                       tweet_text.is_valid_hashtag):
         assert isinstance(validator(text), bool)
 
@@ -217,7 +219,7 @@ def test_nothing_raises_on_arbitrary_text(text):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from([piece for piece in PIECES if piece.isascii()]), max_size=60).map("".join))
 def test_ascii_counts_one_per_character_and_23_per_url(text):
-    urls = tweet_text.extract_urls(text)
+    urls = adapters.extract_urls(text)
     length = weighted_length(text)
     assert length == len(text) - sum(len(url) for url in urls) + 23 * len(urls)
     if not urls:
@@ -328,13 +330,13 @@ ADVERSARIAL = {
 @pytest.mark.parametrize("text", list(ADVERSARIAL.values()), ids=list(ADVERSARIAL))
 def test_adversarial_input_takes_bounded_time(text):
     tweet_text._patterns()  # compiled once, not timed
-    tweet_text._url_validation()
+    adapters._url_validation()
     started = time.perf_counter()
     extract_entities(text)
     weighted_length(text)
-    tweet_text.is_valid_url(text)
-    tweet_text.is_valid_url(text, require_protocol=False)
+    adapters.is_valid_url(text)
+    adapters.is_valid_url(text, require_protocol=False)
     tweet_text.is_valid_hashtag(text)
-    tweet_text.is_valid_list(text)
+    adapters.is_valid_list(text)
     # Each takes well under 0.5 s here; a quadratic regex takes tens of seconds.
     assert time.perf_counter() - started < 5
