@@ -185,7 +185,7 @@ def failed_item_ids(response: Any, item_ids: list[str]) -> set[str]:
     if not isinstance(failures, list):
         return batch
     named = {failure.get("itemIdentifier") if isinstance(failure, dict) else None for failure in failures}
-    return named if named <= batch else batch
+    return {name for name in named if isinstance(name, str)} if named <= batch else batch
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ class _Shard:
             return True  # a fresh iterator next round
         self.iterator = page.get("NextShardIterator")
         self.closed = self.iterator is None
-        records = [stream_event_record(raw, self.stream.stream_arn) for raw in page["Records"]]
+        records = [stream_event_record(raw, self.stream.followed_arn()) for raw in page["Records"]]
         if records:
             self.pending.append(_Batch(records))
             self.last_read = records[-1]["dynamodb"]["SequenceNumber"]
@@ -367,7 +367,7 @@ class _Shard:
         """What Lambda sends an on-failure destination for a stream: a
         description of the batch, not the records; read them from the stream."""
         first, last = batch.records[0]["dynamodb"], batch.records[-1]["dynamodb"]
-        stream_arn = self.stream.stream_arn
+        stream_arn = self.stream.followed_arn()
         response = {"statusCode": 200, "executedVersion": "$LATEST", "functionError": batch.function_error}
         return {
             "requestContext": {
@@ -407,8 +407,9 @@ class _Clients:
         poll is the retry."""
         session = boto3.session.Session()
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-        services = ("dynamodb", "dynamodbstreams", "sqs")
-        return cls(*(session.client(service, config=config) for service in services))
+        return cls(session.client("dynamodb", config=config),
+                   session.client("dynamodbstreams", config=config),
+                   session.client("sqs", config=config))
 
 
 class _StreamMapping:
@@ -464,6 +465,12 @@ class _StreamMapping:
             self._follow(stream_arn)
         if self.stream_arn and self.shards_stale:
             self._add_new_shards(start)
+
+    def followed_arn(self) -> str:
+        """The stream being read; shards exist only while there is one."""
+        if self.stream_arn is None:
+            raise RuntimeError(f"{self.function.function_name} follows no stream")
+        return self.stream_arn
 
     def _current_stream_arn(self) -> str | None:
         try:

@@ -8,6 +8,7 @@ imported, so `configure_environment` must run before `app` is imported.
 import os
 import secrets
 import threading
+from typing import Any
 
 import boto3
 
@@ -59,7 +60,7 @@ def _one_request_at_a_time() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     handle = DomainDispatcherApplication.__call__
-    if getattr(handle, "serialised", False):
+    if handle in _SERIALISED:
         return
     lock = threading.Lock()
 
@@ -67,8 +68,11 @@ def _one_request_at_a_time() -> None:
         with lock:
             return handle(self, environ, start_response)
 
-    serialised.serialised = True
-    DomainDispatcherApplication.__call__ = serialised
+    _SERIALISED.add(serialised)
+    setattr(DomainDispatcherApplication, "__call__", serialised)  # noqa: B010 (patching a method)
+
+
+_SERIALISED: set = set()  # the request handlers already wrapped (one per process)
 
 
 def dynamodb_client():
@@ -80,17 +84,18 @@ class LocalStack:
 
     def __init__(self, port: int = 8000, host: str = "127.0.0.1"):
         self.host, self.port = host, port
-        self.moto = None
-        self.endpoint = None
-        self.http = None
-        self.pump = None
+        self.moto: Any = None  # moto's ThreadedMotoServer, when embedded
+        self.endpoint: str | None = None
+        self.http: Any = None  # chalice's LocalDevServer
+        self.pump: Any = None  # devstack.pump.EventPump
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "LocalStack":
-        self.endpoint = existing_endpoint()
-        if self.endpoint is None:
-            self.moto, self.endpoint = start_moto()
-        configure_environment(self.endpoint)
+        endpoint = existing_endpoint()
+        if endpoint is None:
+            self.moto, endpoint = start_moto()
+        self.endpoint = endpoint
+        configure_environment(endpoint)
         from deploy.event_sources import mapping_policies
         from devstack.resources import ensure_queues, ensure_tables
 
