@@ -2,7 +2,7 @@
 from chalicelib import errors, settings
 from chalicelib.accounts import users
 from chalicelib.storage.ids import new_id
-from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.paging import PageRequest, query_page
 from chalicelib.storage.tables import FollowModel, UserModel
 from chalicelib.storage.transactions import ConditionsFailed, delete, save, transact_write, update
 
@@ -100,9 +100,4 @@ def _page(index, user_id, page, other_id):
 
 def _rows(index, user_id, page: PageRequest) -> tuple[list[FollowModel], bool]:
     """One Query of a follows index, newest follow first, and whether more follow."""
-    condition = range_condition(FollowModel.follow_id, page)
-    if condition is EMPTY:
-        return [], False
-    rows = list(index.query(user_id, range_key_condition=condition, scan_index_forward=False,
-                            limit=page.limit + 1, page_size=page.limit + 1))
-    return rows[: page.limit], len(rows) > page.limit
+    return query_page(index, user_id, FollowModel.follow_id, page)

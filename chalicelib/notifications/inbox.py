@@ -9,7 +9,7 @@ Nobody is notified of their own actions.
 from typing import NamedTuple
 
 from chalicelib.storage import batches
-from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.paging import PageRequest, query_page
 from chalicelib.storage.tables import FollowModel, LikeModel, NotificationModel, TweetModel, UserModel
 
 
@@ -89,12 +89,7 @@ def page(user_id: int, page: PageRequest) -> tuple[list[Shown], bool, int | None
     """A page of the user's notifications, newest first: one Query and one
     BatchGetItem for the actors and tweets. One whose tweet was deleted is
     skipped until the deletion's stream record removes it."""
-    condition = range_condition(NotificationModel.id, page)
-    if condition is EMPTY:
-        return [], False, None
-    items = list(NotificationModel.query(user_id, range_key_condition=condition, scan_index_forward=False,
-                                         limit=page.limit + 1, page_size=page.limit + 1))
-    more, items = len(items) > page.limit, items[: page.limit]
+    items, more = query_page(NotificationModel, user_id, NotificationModel.id, page)
     users, tweets = UserModel.Meta.table_name, TweetModel.Meta.table_name
     actor_ids = sorted({int(n.actor_id) for n in items})
     tweet_ids = sorted({int(n.tweet_id) for n in items if n.tweet_id is not None})

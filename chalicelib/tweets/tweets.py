@@ -12,7 +12,7 @@ from chalicelib import errors, settings
 from chalicelib.accounts.users import HANDLE_RE
 from chalicelib.storage import batches
 from chalicelib.storage.ids import new_id
-from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
+from chalicelib.storage.paging import PageRequest, query_page
 from chalicelib.storage.tables import HandleModel, IdempotencyModel, TweetModel, UserModel
 from chalicelib.storage.transactions import ConditionsFailed, check, delete, save, transact_write, update
 from chalicelib.tweets import tweet_text
@@ -261,12 +261,7 @@ def replies(tweet_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
 
 
 def _query_page(index, hash_key: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
-    condition = range_condition(TweetModel.id, page)
-    if condition is EMPTY:
-        return [], False
-    items = list(index.query(hash_key, range_key_condition=condition, scan_index_forward=False,
-                             limit=page.limit + 1, page_size=page.limit + 1))
-    return items[: page.limit], len(items) > page.limit
+    return query_page(index, hash_key, TweetModel.id, page)
 
 
 def with_originals(items: list[TweetModel]) -> list[tuple[TweetModel, TweetModel | None]]:
