@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: run test bench lint infra clean
+.PHONY: run test test-fast bench lint infra clean
 
 $(READY): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,11 @@ $(READY): requirements.txt requirements-dev.txt constraints.txt
 run: $(READY)  ## the local stack on 127.0.0.1:$${PORT:-8000}
 	$(PY) -m devstack
 
-test: $(READY)  ## the whole test suite
+test: $(READY)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(READY)  ## the edit loop: unit + integration, not slow, not e2e, fewer hypothesis examples
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(PY) -m pytest -m "not slow and not e2e"
 
 bench: $(READY)  ## pull vs push vs hybrid on power-law graphs; BENCH_QUICK=1 for one small graph
 	$(PY) -m bench

@@ -3,18 +3,38 @@
 Each pytest process (each xdist worker) gets its own moto server on a free
 loopback port, and the environment points every AWS client at it *before*
 any test imports chalicelib (which reads its settings on import).
+
+It also loads the Hypothesis profile HYPOTHESIS_PROFILE names (tests/profiles.py),
+and marks slow the tests that use a fixture in SLOW_FIXTURES.
 """
 import pytest
 
 from devstack import stack
+from tests import profiles
 
 _moto = None
+_profile = profiles.load()  # before any test module is imported: examples(n) reads it
+
+# Fixtures that make every test using them slow (many seconds each).
+SLOW_FIXTURES = {
+    "packaged": "runs `chalice package` for a stage (tests/integration/test_infra.py)",
+}
 
 
 def pytest_configure(config):
     global _moto
     _moto, endpoint = stack.start_moto()
     stack.configure_environment(endpoint)
+
+
+def pytest_report_header(config):
+    return f"hypothesis profile: {_profile} (HYPOTHESIS_PROFILE)"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config):

@@ -24,13 +24,13 @@ class RunningStack:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def stop(self, timeout: float = 30) -> int:
+    def stop(self, timeout: float = 60) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=timeout)
 
 
-def start_stack(extra_env: dict | None = None, timeout: float = 90) -> RunningStack:
+def start_stack(extra_env: dict | None = None, timeout: float = 120) -> RunningStack:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_ENDPOINT_URL", "JWT_", "CHIRP_", "PYTEST_"))}
     env.update({"PORT": "0", "DEMO": "1", "PYTHONUNBUFFERED": "1"})

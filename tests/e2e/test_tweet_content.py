@@ -9,6 +9,8 @@ import requests
 from tests.e2e.conftest import start_stack
 from tests.e2e.test_local_stack import eventually
 
+pytestmark = pytest.mark.e2e
+
 _handles = itertools.count(1)
 
 
@@ -23,13 +25,13 @@ class User:
     def __init__(self, base, prefix):
         self.base, self.handle = base, f"{prefix}{next(_handles)}"
         reply = requests.post(f"{base}/auth/signup", json={"handle": self.handle, "password": "e2e-password"},
-                              timeout=10)
+                              timeout=30)
         assert reply.status_code == 201, reply.text
         self.id = reply.json()["user"]["id"]
         self.auth = {"Authorization": f"Bearer {reply.json()['token']}"}
 
     def call(self, method, path, body=None):
-        return requests.request(method, self.base + path, json=body, headers=self.auth, timeout=10)
+        return requests.request(method, self.base + path, json=body, headers=self.auth, timeout=30)
 
     def tweet(self, text, **fields):
         reply = self.call("POST", "/tweets", {"text": text, **fields})
@@ -81,15 +83,15 @@ def test_retweets_are_shown_once_and_undo_brings_the_next(base):
     rt_second = second.call("POST", f"/tweets/{original['id']}/retweet").json()
     shown = eventually(reader.home, lambda home: home == [(rt_first.json()["id"], original["id"])])
     assert shown
-    assert requests.get(f"{base}/tweets/{original['id']}", timeout=10).json()["counts"]["retweets"] == 2
+    assert requests.get(f"{base}/tweets/{original['id']}", timeout=30).json()["counts"]["retweets"] == 2
     assert first.call("DELETE", f"/tweets/{original['id']}/retweet").json() == {"retweeted": False}
     eventually(reader.home, lambda home: home == [(rt_second["id"], original["id"])])
-    tweets = requests.get(f"{base}/users/{second.handle}/tweets", timeout=10).json()["data"]
+    tweets = requests.get(f"{base}/users/{second.handle}/tweets", timeout=30).json()["data"]
     assert [t["retweet_of"]["id"] for t in tweets] == [original["id"]]
     # Deleting the original makes its retweets vanish everywhere.
     assert author.call("DELETE", f"/tweets/{original['id']}").status_code == 204
     eventually(reader.home, lambda home: home == [])
-    eventually(lambda: requests.get(f"{base}/tweets/{rt_second['id']}", timeout=10).status_code,
+    eventually(lambda: requests.get(f"{base}/tweets/{rt_second['id']}", timeout=30).status_code,
                lambda status: status == 404)
     missing = second.call("POST", f"/tweets/{original['id']}/retweet")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
@@ -106,17 +108,17 @@ def test_likes_replies_and_quotes(base):
     nested = other.tweet("second", reply_to_id=reply["id"])
     quote = other.tweet("quoting", quote_of_id=root["id"])
     assert nested["conversation_id"] == root["id"] and quote["quote_of_id"] == root["id"]
-    got = requests.get(f"{base}/tweets/{root['id']}", timeout=10).json()
+    got = requests.get(f"{base}/tweets/{root['id']}", timeout=30).json()
     assert got["counts"] == {"likes": 1, "retweets": 0, "replies": 1}
-    listed = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=10).json()
+    listed = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=30).json()
     assert [t["id"] for t in listed["data"]] == [reply["id"]]
     nothing = fan.call("POST", "/tweets", {"text": "to nothing", "reply_to_id": "911887782780350464"})
     assert nothing.status_code == 400 and nothing.json()["error"]["code"] == "unknown_tweet"
-    assert requests.post(f"{base}/tweets/{root['id']}/like", timeout=10).status_code == 401
+    assert requests.post(f"{base}/tweets/{root['id']}/like", timeout=30).status_code == 401
     # Deleting the root leaves its replies readable.
     assert author.call("DELETE", f"/tweets/{root['id']}").status_code == 204
-    assert requests.get(f"{base}/tweets/{reply['id']}", timeout=10).status_code == 200
-    still = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=10).json()
+    assert requests.get(f"{base}/tweets/{reply['id']}", timeout=30).status_code == 200
+    still = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=30).json()
     assert [t["id"] for t in still["data"]] == [reply["id"]]
 
 
@@ -126,22 +128,22 @@ def test_hashtag_timeline_and_trends(base):
     tweets = [user.tweet(f"#{tag} number {n}") for n in range(3)] + [user.tweet(f"#{tag.upper()} loud")]
 
     def listed():
-        reply = requests.get(f"{base}/hashtags/%23{tag.lower()}/tweets?limit=2", timeout=10).json()
+        reply = requests.get(f"{base}/hashtags/%23{tag.lower()}/tweets?limit=2", timeout=30).json()
         ids = [t["id"] for t in reply["data"]]
         while reply["meta"]["next_cursor"]:
             cursor = reply["meta"]["next_cursor"]
-            reply = requests.get(f"{base}/hashtags/{tag}/tweets?limit=2&cursor={cursor}", timeout=10).json()
+            reply = requests.get(f"{base}/hashtags/{tag}/tweets?limit=2&cursor={cursor}", timeout=30).json()
             ids += [t["id"] for t in reply["data"]]
         return ids
 
     eventually(listed, lambda ids: ids == [t["id"] for t in reversed(tweets)])
-    trends = eventually(lambda: requests.get(f"{base}/trends", timeout=10).json(),
+    trends = eventually(lambda: requests.get(f"{base}/trends", timeout=30).json(),
                         lambda body: any(t["tag"].lower() == tag.lower() for t in body["data"]))
     assert trends["meta"] == {"window_minutes": 60}
     assert [t["count"] for t in trends["data"] if t["tag"].lower() == tag.lower()] == [4]
     assert user.call("DELETE", f"/tweets/{tweets[0]['id']}").status_code == 204
     eventually(listed, lambda ids: ids == [t["id"] for t in reversed(tweets[1:])])
-    bad = requests.get(f"{base}/hashtags/no%20tag/tweets", timeout=10)
+    bad = requests.get(f"{base}/hashtags/no%20tag/tweets", timeout=30)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_hashtag"
 
 
@@ -162,4 +164,4 @@ def test_notifications_of_every_kind(base):
     them.call("DELETE", f"/tweets/{mine['id']}/like")
     them.call("DELETE", f"/users/{me.handle}/follow")
     eventually(me.notifications, lambda got: got == [expected[0], expected[2], expected[3]])
-    assert requests.get(f"{base}/notifications", timeout=10).status_code == 401
+    assert requests.get(f"{base}/notifications", timeout=30).status_code == 401

@@ -11,6 +11,7 @@ from support import assert_error, run_concurrently
 
 from chalicelib.storage.tables import LikeModel, RetweetModel
 from chalicelib.tweets import deletion
+from tests import profiles
 
 UNKNOWN = "911887782780350464"
 
@@ -285,6 +286,7 @@ ACTIONS = st.lists(st.tuples(st.sampled_from(["like", "unlike", "retweet", "undo
                    min_size=4, max_size=24)
 
 
+@pytest.mark.slow  # a model test: many seconds of API calls
 def test_counters_match_a_model(api, make_user, make_tweet, cheap_passwords):
     """Random likes, unlikes, retweets and undone retweets by a few users on
     a few tweets, some naming a retweet instead of its original: after each
@@ -293,7 +295,7 @@ def test_counters_match_a_model(api, make_user, make_tweet, cheap_passwords):
     retweets."""
     users = [make_user() for _ in range(USERS)]
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=profiles.examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(actions=ACTIONS)
     def check(actions):
         start = [api.get(f"/users/{u['handle']}").json["tweets_count"] for u, _ in users]

@@ -44,6 +44,9 @@ from support import user_item
 from chalicelib import settings as chirp
 from chalicelib.storage import jobs
 from devstack.resources import ensure_queues, ensure_tables
+from tests import profiles
+
+pytestmark = pytest.mark.slow  # minutes of API calls and pump steps; `make test-fast` leaves it out
 
 USERS = 4
 HANDLERS = ("on_tweet_change", "on_follow_change", "on_job")
@@ -340,7 +343,7 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
 
     try:
         run_state_machine_as_test(HomeTimelines, settings=settings(
-            max_examples=20, stateful_step_count=15, deadline=None,
+            max_examples=profiles.examples(20), stateful_step_count=15, deadline=None,
             suppress_health_check=[HealthCheck.too_slow]))
     finally:
         deliveries.close()

@@ -21,6 +21,7 @@ from chalicelib.storage.ids import (
     min_id_at,
     parse_id,
 )
+from tests import profiles
 
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
@@ -125,7 +126,7 @@ clock_readings = st.lists(
     min_size=1, max_size=300)
 
 
-@settings(max_examples=200)
+@settings(max_examples=profiles.examples(200))
 @given(readings=clock_readings, worker=st.integers(0, MAX_WORKER))
 def test_ids_strictly_increase_for_any_clock_sequence(readings, worker):
     ticks = iter(readings)

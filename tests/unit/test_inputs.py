@@ -13,6 +13,7 @@ from chalicelib.errors import DomainError
 from chalicelib.storage.ids import MAX_ID
 from chalicelib.tweets import tweets
 from chalicelib.web import errors, inputs
+from tests import profiles
 from tests.conformance.twitter_text_adapters import is_valid_tweet
 
 ALLOWED = {"handle", "password", "display_name"}
@@ -135,7 +136,7 @@ def test_bad_handles(handle):
     assert "`handle`" in error.message
 
 
-@settings(max_examples=500)
+@settings(max_examples=profiles.examples(500))
 @given(st.one_of(st.text(max_size=20), st.from_regex(HANDLE_DEFINITION, fullmatch=True),
                  st.text(alphabet="abcXYZ019_ -é\n", max_size=17)))
 def test_handle_validation_equals_the_definition(text):

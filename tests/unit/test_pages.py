@@ -14,6 +14,7 @@ from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import TweetModel
 from chalicelib.web import errors
 from chalicelib.web.pages import decode_cursor, encode_cursor, page, page_request
+from tests import profiles
 
 SCOPE = "user-tweets:911887782780350464"
 OTHER_SCOPE = "user-tweets:911887782780350465"
@@ -49,7 +50,7 @@ def test_cursor_is_url_safe_and_opaque():
     assert "911887782780350464" not in cursor  # not a raw key a client could edit
 
 
-@settings(max_examples=200)
+@settings(max_examples=profiles.examples(200))
 @given(scope=scopes, max_id=ids, since_id=st.none() | ids)
 def test_cursor_round_trips_for_any_ids(scope, max_id, since_id):
     assert decode_cursor(encode_cursor(scope, max_id, since_id), scope) == (max_id, since_id)
@@ -88,7 +89,7 @@ def test_cursor_signed_with_another_key_is_rejected(monkeypatch):
     assert decode_cursor(encode_cursor(SCOPE, 42, None), SCOPE) == (42, None)
 
 
-@settings(max_examples=300)
+@settings(max_examples=profiles.examples(300))
 @given(data=st.data(), max_id=ids, since_id=st.none() | ids)
 def test_any_mutated_cursor_is_rejected(data, max_id, since_id):
     cursor = encode_cursor(SCOPE, max_id, since_id)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from chalicelib.tweets import tweet_text
 from chalicelib.tweets.tweet_text import extract_entities, parse_tweet
+from tests import profiles
 from tests.conformance import twitter_text_adapters as adapters
 from tests.conformance.twitter_text_adapters import is_valid_tweet, weighted_length
 
@@ -197,13 +198,13 @@ def assert_indices_slice_to_entities(text):
     assert all(first[1] <= second[0] for first, second in zip(spans, spans[1:], strict=False))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=profiles.examples(400), deadline=None)
 @given(tweetish)
 def test_indices_slice_the_text_to_each_entity_with_its_sigil(text):
     assert_indices_slice_to_entities(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=profiles.examples(200), deadline=None)
 @given(any_text)
 def test_nothing_raises_on_arbitrary_text(text):
     assert_indices_slice_to_entities(text)
@@ -216,7 +217,7 @@ def test_nothing_raises_on_arbitrary_text(text):
         assert isinstance(validator(text), bool)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=profiles.examples(300), deadline=None)
 @given(st.lists(st.sampled_from([piece for piece in PIECES if piece.isascii()]), max_size=60).map("".join))
 def test_ascii_counts_one_per_character_and_23_per_url(text):
     urls = adapters.extract_urls(text)
@@ -272,7 +273,7 @@ def hashtags_by_regex(text):
     ]
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=profiles.examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tweetish)
 def test_url_scanner_matches_the_url_regex(text):
     assert [tuple(found) for found in tweet_text._url_candidates(text)] == url_matches_by_regex(text)
@@ -282,7 +283,7 @@ def test_url_scanner_matches_the_url_regex(text):
         assert tweet_text._ascii_domains(found.domain) == by_regex
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=profiles.examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(tweetish, any_text))
 def test_hashtag_scanner_matches_the_hashtag_regex(text):
     found = [(e.value, e.start, e.end) for e in tweet_text._hashtag_entities(text, check_url_overlap=False)]
