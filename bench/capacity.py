@@ -110,9 +110,9 @@ class CapacityMeter:
     # --- hooks --------------------------------------------------------------
 
     def __enter__(self) -> "CapacityMeter":
-        from devstack.metering import _clients
+        from devstack.metering import dynamodb_clients
 
-        self._clients = _clients()
+        self._clients = dynamodb_clients()
         for client in self._clients:
             client.meta.events.register("before-parameter-build.dynamodb", self._before)
             client.meta.events.register("after-call.dynamodb", self._after)

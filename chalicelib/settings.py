@@ -72,7 +72,20 @@ MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_KEY_MAX = 255
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
-# Retries of our own (botocore retries throttles and 5xx by itself).
+# Retries in the AWS SDK. Every DynamoDB and SQS client (PynamoDB's, the
+# transactions connection's, the jobs queue's) uses botocore's "standard"
+# mode, as AWS recommends: throttles, 5xx answers and dropped connections are
+# retried with full-jitter exponential backoff (for DynamoDB, waits of up to
+# 25 ms doubling after a 5xx and up to 1 s doubling after a throttle, each
+# capped at 20 s), within a per-client retry quota (500 tokens; a retried
+# 5xx costs 14, a throttle 5, a success gives one back). AWS_CALL_ATTEMPTS
+# counts the first try. The request path keeps it small: a call that fails 4
+# times answers 500 and the client retries the request. The event functions
+# set it higher in .chalice/config.json: their timeouts leave room to wait
+# (docs/architecture.md, "Retries", has the worst cases).
+AWS_CALL_ATTEMPTS = _int("AWS_CALL_ATTEMPTS", 4)
+
+# Retries of our own, where botocore does not retry.
 ID_CLASH_RETRIES = 3  # new ids tried when a conditional put finds one taken
 CONFLICT_RETRIES = 5  # TransactionConflict cancellations retried (botocore does not)
 CONFLICT_BACKOFF_SECONDS = 0.02  # base of their jittered exponential backoff

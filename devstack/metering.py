@@ -9,7 +9,7 @@ from collections import Counter
 from chalicelib.storage import tables
 
 
-def _clients():
+def dynamodb_clients():
     """Every botocore client chalicelib talks to DynamoDB through: one per
     PynamoDB model, and the one transactions run on."""
     seen = {}
@@ -38,7 +38,7 @@ class DynamoDBCalls:
         return sum(self.counts.values())
 
     def __enter__(self) -> "DynamoDBCalls":
-        self._clients = _clients()
+        self._clients = dynamodb_clients()
         for client in self._clients:
             client.meta.events.register("before-call.dynamodb", self._count)
         return self

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from chalicelib import settings
 
@@ -36,7 +37,8 @@ def handler(kind: str):
 
 @cache
 def _sqs() -> Any:
-    return boto3.client("sqs", region_name=settings.REGION)
+    config = Config(retries={"mode": "standard", "total_max_attempts": settings.AWS_CALL_ATTEMPTS})
+    return boto3.client("sqs", region_name=settings.REGION, config=config)
 
 
 @cache

@@ -20,6 +20,8 @@ from chalicelib import settings
 class _Meta:
     region = settings.REGION
     billing_mode = "PAY_PER_REQUEST"
+    # PynamoDB hands botocore standard-mode retries with 1 + this many attempts.
+    max_retry_attempts = settings.AWS_CALL_ATTEMPTS - 1
 
 
 class UserModel(Model):
@@ -287,7 +289,7 @@ def connection() -> Connection:
     """The connection transactions run on (models keep their own)."""
     global _connection
     if _connection is None:
-        _connection = Connection(region=settings.REGION)
+        _connection = Connection(region=settings.REGION, max_retry_attempts=settings.AWS_CALL_ATTEMPTS - 1)
     return _connection
 
 

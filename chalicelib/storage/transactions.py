@@ -8,6 +8,7 @@ caller can tell which condition failed.
 """
 import random
 import time
+import uuid
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -56,7 +57,10 @@ def transact_write(steps: dict) -> None:
     names = sorted(steps, key=lambda name: SEND_ORDER.index(steps[name][0]))
     for attempt in range(settings.CONFLICT_RETRIES + 1):
         try:
-            with TransactWrite(connection=connection()) as transaction:
+            # The token makes the SDK's own retries of this attempt idempotent:
+            # DynamoDB answers a repeat of an applied transaction with success.
+            token = str(uuid.uuid4())
+            with TransactWrite(connection=connection(), client_request_token=token) as transaction:
                 for method, args, kwargs in steps.values():
                     getattr(transaction, method)(*args, **kwargs)
             return

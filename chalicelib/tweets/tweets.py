@@ -134,8 +134,26 @@ def post_tweet(author: UserModel, new: NewTweet,
                 replay = _replay(record_key, new)
                 if replay:
                     return replay, True
+            if "tweet" in failed:
+                landed = _landed(tweet)
+                if landed is not None:
+                    return landed, False
             # Otherwise the id clashed with another container's: try a new one.
     raise RuntimeError("could not write the tweet")
+
+
+def _landed(tweet: TweetModel) -> TweetModel | None:
+    """The stored tweet under `tweet`'s id if it is this very tweet: the
+    transaction was applied but its answer lost, and the SDK's retry found
+    its own write (DynamoDB honours the client request token for ten
+    minutes; past that, or on moto, the conditions fail instead)."""
+    try:
+        stored = TweetModel.get(int(tweet.id), consistent_read=True)
+    except TweetModel.DoesNotExist:
+        return None
+    same = [stored.author_id, stored.text, stored.reply_to_id, stored.quote_of_id] == \
+        [tweet.author_id, tweet.text, tweet.reply_to_id, tweet.quote_of_id]
+    return stored if same else None
 
 
 def _original(field: str, tweet_id: int | None) -> TweetModel | None:

@@ -225,13 +225,9 @@ class DynamoDBHooks:
 
     @staticmethod
     def clients():
-        from chalicelib.storage import tables
+        from devstack.metering import dynamodb_clients
 
-        seen = {id(tables.connection().client): tables.connection().client}
-        for model in tables.ALL_MODELS:
-            client = model._get_connection().connection.client
-            seen[id(client)] = client
-        return list(seen.values())
+        return dynamodb_clients()
 
     def on(self, operation: str, hook) -> None:
         def before_call(params, model, **_):
