@@ -22,6 +22,7 @@ from chalicelib import settings
 from chalicelib.accounts import activity, follows
 from chalicelib.home import entries
 from chalicelib.storage import batches, jobs
+from chalicelib.storage.ids import new_id
 from chalicelib.storage.tables import UserModel
 from chalicelib.tweets import tweets
 
@@ -70,14 +71,37 @@ def check_transition(author_id: int) -> None:
     author = UserModel.get(author_id, consistent_read=True,
                            attributes_to_get=["id", "followers_count", "celebrity_state"])
     count, state = int(author.followers_count or 0), author.celebrity_state
-    promote = state is None and count >= settings.CELEBRITY_THRESHOLD
-    demote = state == CELEBRITY and count < settings.CELEBRITY_THRESHOLD * settings.CELEBRITY_EXIT_RATIO
-    if promote and _update_if_exists(author_id, [UserModel.celebrity_state.set(PROMOTING)],
-                                     UserModel.celebrity_state.does_not_exist()):
-        jobs.send("promote", delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id)
-    elif demote and _update_if_exists(author_id, [UserModel.celebrity_state.remove()],
-                                      UserModel.celebrity_state == CELEBRITY):
-        jobs.send("demote", delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id)
+    if state is None and count >= settings.CELEBRITY_THRESHOLD:
+        _start(author_id, "promote", UserModel.celebrity_state.set(PROMOTING),
+               UserModel.celebrity_state.does_not_exist(), undo=UserModel.celebrity_state.remove())
+    elif state == CELEBRITY and count < settings.CELEBRITY_THRESHOLD * settings.CELEBRITY_EXIT_RATIO:
+        _start(author_id, "demote", UserModel.celebrity_state.remove(),
+               UserModel.celebrity_state == CELEBRITY, undo=UserModel.celebrity_state.set(CELEBRITY))
+
+
+def _start(author_id: int, kind: str, move, condition, undo) -> None:
+    """Moves the author's state and sends the job that pages the followers.
+
+    Each move writes a fresh `celebrity_transition` id with it, so a move that
+    DynamoDB applied although its answer was lost (the SDK's retry then finds
+    the condition false) is recognised as this one's and its job still goes.
+    If the job cannot be sent, the move is taken back and the error raised:
+    the stream record is retried and starts the transition afresh. Without
+    both, the author could stay "promoting" for good."""
+    transition = new_id()
+    mark = UserModel.celebrity_transition.set(transition)
+    if not _update_if_exists(author_id, [move, mark], condition) and not _is_current(author_id, transition):
+        return  # another check moved it first
+    try:
+        jobs.send(kind, delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id)
+    except Exception:
+        _update_if_exists(author_id, [undo], UserModel.celebrity_transition == transition)
+        raise
+
+
+def _is_current(author_id: int, transition: int) -> bool:
+    author = UserModel.get(author_id, consistent_read=True, attributes_to_get=["id", "celebrity_transition"])
+    return author.celebrity_transition is not None and int(author.celebrity_transition) == transition
 
 
 @jobs.handler("promote")

@@ -43,6 +43,7 @@ class UserModel(Model):
     timeline_rebuilding = BooleanAttribute(null=True)  # set while a returning user's timeline is rebuilt
     # As an author: None (fanned out), "promoting" or "celebrity" (pulled at read time).
     celebrity_state = UnicodeAttribute(null=True)
+    celebrity_transition = NumberAttribute(null=True)  # an id per state move: whose move landed
     # As a reader: followees whose tweets are pulled and merged at read time.
     celebrity_followees = NumberSetAttribute(null=True)
 

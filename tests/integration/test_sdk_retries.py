@@ -39,26 +39,3 @@ def test_when_the_sdk_gives_up_the_client_sees_a_contract_500(api, make_user, mo
     assert reply.status == 500
     assert reply.json == {"error": {"code": "internal_error", "message": "An internal error occurred."}}
     assert api.get("/users/ada/tweets").json["data"] == []
-
-
-# --- writes that landed although the caller saw an error ----------------------
-
-@pytest.fixture
-def no_backoff(monkeypatch):
-    from botocore.retries import standard
-
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
-
-
-@pytest.mark.parametrize("keyed", [False, True])
-def test_a_post_that_landed_behind_a_500_is_one_tweet(api, make_user, no_backoff, keyed):
-    _, token = make_user("ada")
-    headers = {"Idempotency-Key": "post-1"} if keyed else None
-    with WireFaults() as faults:
-        faults.fail("TransactWriteItems", times=1, kind="write-then-500")
-        reply = api.post("/tweets", {"text": "once"}, token=token, headers=headers)
-    assert faults.injected == {"write-then-500": 1}
-    assert reply.status == 201, reply.json
-    tweets = api.get("/users/ada/tweets").json["data"]
-    assert [t["id"] for t in tweets] == [reply.json["id"]]
-    assert api.get("/users/ada").json["tweets_count"] == 1
