@@ -15,9 +15,15 @@ from tests import profiles
 _moto = None
 _profile = profiles.load()  # before any test module is imported: examples(n) reads it
 
-# Fixtures that make every test using them slow (many seconds each).
+# Fixtures that put every test using them in the slow lane (`make test-fast` leaves them out).
+# Measured on 2 cores: the tests that drive the event pump or race threads take one to several
+# seconds each, and are three fifths of the integration tests' time; the rest take a fraction of one.
 SLOW_FIXTURES = {
-    "packaged": "runs `chalice package` for a stage (tests/integration/test_infra.py)",
+    "pump": "drives the event pump (streams and the jobs queue through the handlers)",
+    "pump_factory": "drives the event pump",
+    "function_calls": "drives every route and the event pump, recording calls (test_infra)",
+    "concurrent_api": "races many threads through the API",
+    "packaged": "runs `chalice package` for a stage (test_infra)",
 }
 
 

@@ -238,6 +238,7 @@ def assert_never_500(reply, what):
         json.loads(reply.body)
 
 
+@pytest.mark.slow  # fuzzes every route; its coverage checks need all 120 examples
 def test_random_bodies_at_every_route(api, alice):
     token, tweet_id = alice
     routes = all_routes()
@@ -261,6 +262,7 @@ def test_random_bodies_at_every_route(api, alice):
     assert len({route for route, _ in seen}) >= len(routes) // 2
 
 
+@pytest.mark.slow  # fuzzes every route; its coverage checks need all 120 examples
 def test_random_query_strings_at_every_route(api, alice):
     token, tweet_id = alice
     routes = [(p, m) for p, m in all_routes() if m == "GET"]

@@ -21,6 +21,8 @@ from deploy.mappings import MappingPolicy
 from devstack.pump import EventPump
 from devstack.resources import ensure_tables
 
+pytestmark = pytest.mark.slow  # every test drives the event pump (see SLOW_FIXTURES in tests/conftest.py)
+
 TWEETS = TweetModel.Meta.table_name
 FOLLOWS = FollowModel.Meta.table_name
 ON_FAILURE = "pump-test-on-failure"

@@ -6,6 +6,7 @@ from support import assert_error
 
 from chalicelib.storage.ids import MAX_ID, new_id
 from chalicelib.storage.tables import TweetModel, UserModel
+from tests import profiles
 
 TWEETS = 23
 
@@ -196,7 +197,7 @@ def test_only_the_users_own_tweets(api, make_user, timeline):
 def test_random_page_sizes_concatenate_to_the_whole_list(api, timeline):
     _, ids = timeline
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=profiles.examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(sizes=st.lists(st.integers(1, 12), min_size=1, max_size=30),
            start=st.integers(0, TWEETS - 1), bounded=st.booleans())
     def check(sizes, start, bounded):
