@@ -7,11 +7,10 @@ user item and only ever moved forward by a conditional update, and each
 container remembers whom it has already marked today.
 """
 import time
-
-from pynamodb.exceptions import UpdateError
+from typing import cast
 
 from chalicelib import settings
-from chalicelib.storage import batches
+from chalicelib.storage import batches, tables
 from chalicelib.storage.tables import UserModel
 
 _marked_today: dict[int, int] = {}
@@ -42,24 +41,39 @@ def active_only(user_ids: list[int]) -> list[int]:
 
 
 def mark_active(user_id: int) -> bool:
-    """Records the user as active today; True if they were away longer than
-    ACTIVE_DAYS (so fan-out skipped them and their timeline needs populating)."""
+    """Records the user as active today; True if today's mark found them away
+    longer than ACTIVE_DAYS, so fan-out skipped them and their timeline needs
+    populating (chalicelib.home.feed.populate, which runs once a day).
+
+    The mark also keeps the day it replaced, so "back today" is known to
+    every container, and to this one when its own write landed behind a lost
+    answer (the SDK's retry then finds the condition false): the failed
+    condition returns the item as it is, at no extra call. A returning user
+    is remembered here only once `remember` says the populate is done."""
     day = today()
     if _marked_today.get(user_id) == day:
         return False
-    connection = UserModel._get_connection()
+    client = tables.client()
     try:
-        old = connection.update_item(
-            str(user_id), actions=[UserModel.last_active_day.set(day)],
-            condition=UserModel.id.exists() & (UserModel.last_active_day.does_not_exist()
-                                               | (UserModel.last_active_day < day)),
-            return_values="UPDATED_OLD")
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        _marked_today[user_id] = day  # already marked today (or no such user)
-        return False
-    _marked_today[user_id] = day
-    previous = old.get("Attributes", {}).get("last_active_day", {}).get("N")
-    return previous is not None and not is_active(int(previous), day)
+        old = client.update_item(
+            TableName=UserModel.Meta.table_name, Key={"id": {"N": str(user_id)}},
+            UpdateExpression="SET previous_active_day = if_not_exists(last_active_day, :day), "
+                             "last_active_day = :day",
+            ConditionExpression="attribute_exists(id) AND "
+                                "(attribute_not_exists(last_active_day) OR last_active_day < :day)",
+            ExpressionAttributeValues={":day": {"N": str(day)}},
+            ReturnValues="UPDATED_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        previous = old.get("Attributes", {}).get("last_active_day", {}).get("N")
+    except client.exceptions.ConditionalCheckFailedException as exc:
+        item = cast(dict, exc.response.get("Item") or {})  # none: no such user
+        marked_today = item.get("last_active_day", {}).get("N") == str(day)
+        previous = item.get("previous_active_day", {}).get("N") if marked_today else None
+    returned = previous is not None and not is_active(int(previous), day)
+    if not returned:
+        remember(user_id)
+    return returned
 
+
+def remember(user_id: int) -> None:
+    """This container need not mark the user again today."""
+    _marked_today[user_id] = today()

@@ -16,13 +16,10 @@ While both paths apply, reads merge and de-duplicate by tweet id. Jobs wait
 TRANSITION_DELAY_SECONDS before paging, so follows written just before the
 state changed are visible in the (eventually consistent) followers index.
 """
-from pynamodb.exceptions import UpdateError
-
 from chalicelib import settings
 from chalicelib.accounts import activity, follows
 from chalicelib.home import entries
-from chalicelib.storage import batches, jobs
-from chalicelib.storage.ids import new_id
+from chalicelib.storage import batches, jobs, moves
 from chalicelib.storage.tables import UserModel
 from chalicelib.tweets import tweets
 
@@ -43,25 +40,12 @@ def pulled_authors(author_ids: list[int]) -> set[int]:
     return {int(u["id"]["N"]) for u in found if u.get("celebrity_state", {}).get("S") == CELEBRITY}
 
 
-def _update_if_exists(user_id: int, actions, condition=None) -> bool:
-    """An UpdateItem that never creates a user item; False if the condition
-    (or the user's existence) did not hold."""
-    condition = UserModel.id.exists() & condition if condition is not None else UserModel.id.exists()
-    try:
-        UserModel(id=user_id).update(actions=actions, condition=condition)
-        return True
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-
-
 def add_followee(reader_id: int, author_id: int) -> None:
-    _update_if_exists(reader_id, [UserModel.celebrity_followees.add({author_id})])
+    moves.update_if_exists(UserModel, reader_id, [UserModel.celebrity_followees.add({author_id})])
 
 
 def remove_followee(reader_id: int, author_id: int) -> None:
-    _update_if_exists(reader_id, [UserModel.celebrity_followees.delete({author_id})])
+    moves.update_if_exists(UserModel, reader_id, [UserModel.celebrity_followees.delete({author_id})])
 
 
 def check_transition(author_id: int) -> None:
@@ -82,26 +66,20 @@ def check_transition(author_id: int) -> None:
 def _start(author_id: int, kind: str, move, condition, undo) -> None:
     """Moves the author's state and sends the job that pages the followers.
 
-    Each move writes a fresh `celebrity_transition` id with it, so a move that
-    DynamoDB applied although its answer was lost (the SDK's retry then finds
-    the condition false) is recognised as this one's and its job still goes.
-    If the job cannot be sent, the move is taken back and the error raised:
-    the stream record is retried and starts the transition afresh. Without
-    both, the author could stay "promoting" for good."""
-    transition = new_id()
-    mark = UserModel.celebrity_transition.set(transition)
-    if not _update_if_exists(author_id, [move, mark], condition) and not _is_current(author_id, transition):
+    The move is marked (chalicelib.storage.moves), so one that DynamoDB
+    applied although its answer was lost is still this one's and its job
+    still goes; if the job cannot be sent, the move is taken back and the
+    error raised, so the stream record is retried and starts afresh.
+    Without both, the author could stay "promoting" for good."""
+    marker = UserModel.celebrity_transition
+    mark = moves.move(UserModel, author_id, marker, [move], condition)
+    if mark is None:
         return  # another check moved it first
     try:
         jobs.send(kind, delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id)
     except Exception:
-        _update_if_exists(author_id, [undo], UserModel.celebrity_transition == transition)
+        moves.undo(UserModel, author_id, marker, mark, [undo])
         raise
-
-
-def _is_current(author_id: int, transition: int) -> bool:
-    author = UserModel.get(author_id, consistent_read=True, attributes_to_get=["id", "celebrity_transition"])
-    return author.celebrity_transition is not None and int(author.celebrity_transition) == transition
 
 
 @jobs.handler("promote")
@@ -134,6 +112,6 @@ def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
     if next_cursor is not None:
         jobs.send(kind, author_id=author_id, cursor=next_cursor)
     elif kind == "promote":
-        _update_if_exists(author_id, [UserModel.celebrity_state.set(CELEBRITY)],
+        moves.update_if_exists(UserModel, author_id, [UserModel.celebrity_state.set(CELEBRITY)],
                           UserModel.celebrity_state == PROMOTING)
         check_transition(author_id)  # unfollows during the promotion were not checked

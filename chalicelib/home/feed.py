@@ -26,7 +26,7 @@ TRIM_EVERY, CELEBRITY_* and HOME_READ_ROUNDS in chalicelib.settings.
 from chalicelib import settings
 from chalicelib.accounts import activity, follows
 from chalicelib.home import celebrities, entries, reading
-from chalicelib.storage import jobs
+from chalicelib.storage import jobs, moves
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, TweetModel, UserModel
 from chalicelib.tweets import tweets
@@ -108,9 +108,25 @@ def unmerge(reader_id: int, author_id: int) -> None:
 
 def populate(user_id: int) -> None:
     """The user was away: fan-out skipped them, so rebuild their timeline
-    from their followees' recent tweets. Reads say `partial` meanwhile."""
-    UserModel(id=user_id).update(actions=[UserModel.timeline_rebuilding.set(True)])
-    jobs.send("rebuild", user_id=user_id)
+    from their followees' recent tweets. Reads say `partial` meanwhile.
+
+    Once a day at most, however many containers see the user come back: the
+    move that raises the flag is conditional on the last populate being on
+    an earlier day. If the job cannot be sent the move is taken back and the
+    error raised, so the next request tries again, instead of leaving
+    `partial` up with no rebuild coming."""
+    day, marker = activity.today(), UserModel.populate_move
+    mark = moves.move(UserModel, user_id, marker,
+                      [UserModel.timeline_rebuilding.set(True), UserModel.populated_day.set(day)],
+                      UserModel.populated_day.does_not_exist() | (UserModel.populated_day < day))
+    if mark is None:
+        return  # populated today already
+    try:
+        jobs.send("rebuild", user_id=user_id)
+    except Exception:
+        moves.undo(UserModel, user_id, marker, mark,
+                   [UserModel.timeline_rebuilding.remove(), UserModel.populated_day.remove()])
+        raise
 
 
 @jobs.handler("rebuild")

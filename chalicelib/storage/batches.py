@@ -7,13 +7,9 @@ fan-out is where Chirp's bill is, so here each call is explicit.
 import random
 import time
 from collections.abc import Iterable, Set
-from typing import TYPE_CHECKING, cast
 
 from chalicelib import settings
-from chalicelib.storage.tables import connection
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from chalicelib.storage.tables import client as _client
 
 
 class UnprocessedItems(Exception):
@@ -30,12 +26,6 @@ def delete_request(model_class, hash_key, range_key=None) -> dict:
     if range_key is not None:
         key[model_class._range_key_attribute().attr_name] = {"N": str(range_key)}
     return {"DeleteRequest": {"Key": key}}
-
-
-def _client() -> "DynamoDBClient":
-    """The connection's botocore DynamoDB client (PynamoDB types it as a bare
-    botocore client, without the DynamoDB operations)."""
-    return cast("DynamoDBClient", connection().client)
 
 
 def _backoff(attempt: int) -> None:

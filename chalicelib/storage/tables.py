@@ -2,6 +2,8 @@
 keys, indexes and streams. `deploy.tables` turns these same models into the
 local stack's CreateTable calls and into `infra/tables.json`.
 """
+from typing import TYPE_CHECKING, cast
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -15,6 +17,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib import settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class _Meta:
@@ -40,7 +45,10 @@ class UserModel(Model):
     tweets_count = NumberAttribute(default=0)
     # Home timeline bookkeeping (chalicelib.accounts.activity, chalicelib.home):
     last_active_day = NumberAttribute(null=True)  # days since the Unix epoch
+    previous_active_day = NumberAttribute(null=True)  # what last_active_day was before today's mark
     timeline_rebuilding = BooleanAttribute(null=True)  # set while a returning user's timeline is rebuilt
+    populated_day = NumberAttribute(null=True)  # the day the timeline was last populated
+    populate_move = NumberAttribute(null=True)  # that populate's mark (chalicelib.storage.moves)
     # As an author: None (fanned out), "promoting" or "celebrity" (pulled at read time).
     celebrity_state = UnicodeAttribute(null=True)
     celebrity_transition = NumberAttribute(null=True)  # an id per state move: whose move landed
@@ -284,6 +292,13 @@ class NotificationModel(Model):
 ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel,
               RetweetModel, LikeModel, HashtagModel, TrendModel, NotificationModel)
 TTL_ATTRIBUTES = {IdempotencyModel: "expires_at", TrendModel: "expires_at"}
+
+
+def client() -> "DynamoDBClient":
+    """The shared connection's botocore DynamoDB client, for the calls PynamoDB
+    does not make the way Chirp needs (PynamoDB types it as a bare botocore
+    client, without the DynamoDB operations)."""
+    return cast("DynamoDBClient", connection().client)
 
 
 def connection() -> Connection:

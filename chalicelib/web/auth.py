@@ -38,3 +38,4 @@ def seen(user_id: int) -> None:
     within ACTIVE_DAYS); one back after longer gets their timeline populated."""
     if activity.mark_active(user_id):
         feed.populate(user_id)
+        activity.remember(user_id)

@@ -4,7 +4,7 @@ Faults are injected at the wire (faults.WireFaults): the request reaches
 moto, and the answer is replaced by a 500."""
 import pytest
 from faults import WireFaults
-from support import celebrity_followees, user_item
+from support import celebrity_followees, timeline_entries, user_item
 
 from chalicelib import settings
 from chalicelib.home import celebrities
@@ -74,3 +74,61 @@ def test_a_promotion_whose_job_cannot_be_sent_is_taken_back_and_retried(
     assert user_item(star["id"]).celebrity_state == celebrities.CELEBRITY
     for fan in fans:
         assert celebrity_followees(fan["id"]) == {star["id"]}
+
+
+# --- a returning reader's timeline is populated once, whatever is lost ----------------
+
+@pytest.fixture
+def back_after_a_break(api, monkeypatch, make_user, make_tweet, follow, pump):
+    """@bob follows @alice, goes away for longer than ACTIVE_DAYS, misses a
+    tweet; returns (bob's token, the tweets his rebuilt timeline holds)."""
+    from chalicelib.accounts import activity
+
+    alice, alice_token = make_user("alice")
+    bob, bob_token = make_user("bob")
+    follow(bob_token, "alice")
+    before = make_tweet(alice_token, "before the break")["id"]
+    pump.drain()
+    later = activity.today() + settings.ACTIVE_DAYS + 1
+    monkeypatch.setattr(activity, "today", lambda: later)
+    monkeypatch.setattr(activity, "_marked_today", {})
+    missed = make_tweet(alice_token, "while bob was away")["id"]
+    pump.drain()
+    assert timeline_entries(bob["id"]) == [before]
+    return bob, bob_token, [missed, before]
+
+
+def test_a_return_marked_behind_a_500_still_populates(api, pump, no_backoff, sent_jobs, back_after_a_break):
+    bob, token, rebuilt = back_after_a_break
+    with WireFaults() as faults:
+        faults.fail("UpdateItem", times=1, kind="write-then-500")  # the activity mark
+        assert api.get("/me", token=token).status == 200
+    assert faults.injected == {"write-then-500": 1}
+    pump.drain()
+    assert sum(kind == "rebuild" and job["user_id"] == int(bob["id"]) for kind, job in sent_jobs) == 1
+    assert timeline_entries(bob["id"]) == rebuilt
+    assert api.get("/timelines/home", token=token).json["meta"]["partial"] is False
+
+
+def test_a_rebuild_job_that_cannot_be_sent_leaves_no_partial_flag_and_the_next_request_sends_it(
+        api, pump, no_backoff, monkeypatch, sent_jobs, back_after_a_break):
+    from chalicelib.accounts import activity
+
+    bob, token, rebuilt = back_after_a_break
+    with WireFaults() as faults:
+        faults.fail("SendMessage", times=settings.AWS_CALL_ATTEMPTS)
+        assert api.get("/me", token=token).status == 500
+    assert not user_item(bob["id"]).timeline_rebuilding
+
+    def rebuilds_tried():
+        return sum(kind == "rebuild" and job["user_id"] == int(bob["id"]) for kind, job in sent_jobs)
+
+    assert rebuilds_tried() == 1  # the one that could not be sent
+    assert api.get("/me", token=token).status == 200  # tries again
+    assert rebuilds_tried() == 2 and user_item(bob["id"]).timeline_rebuilding
+    monkeypatch.setattr(activity, "_marked_today", {})  # another container sees bob: no second rebuild
+    assert api.get("/me", token=token).status == 200
+    assert rebuilds_tried() == 2
+    pump.drain()
+    assert timeline_entries(bob["id"]) == rebuilt
+    assert api.get("/timelines/home", token=token).json["meta"]["partial"] is False
