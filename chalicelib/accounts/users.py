@@ -28,8 +28,17 @@ def signup(handle: str, password: str, display_name: str | None) -> UserModel:
             return user
         except ConditionsFailed as exc:
             if "handle" in exc.failed:
+                if _claimed_by(claim.handle_key, int(user.id)):
+                    return user  # this very sign-up landed, though its answer was lost
                 raise errors.Conflict(f"The handle @{handle} is taken.", "handle_taken") from None
     raise RuntimeError("could not allocate a unique user id")
+
+
+def _claimed_by(handle_key: str, user_id: int) -> bool:
+    try:
+        return int(HandleModel.get(handle_key, consistent_read=True).user_id) == user_id
+    except HandleModel.DoesNotExist:
+        return False
 
 
 def login(handle: str, password: str) -> UserModel | None:

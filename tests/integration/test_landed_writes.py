@@ -132,3 +132,33 @@ def test_a_rebuild_job_that_cannot_be_sent_leaves_no_partial_flag_and_the_next_r
     pump.drain()
     assert timeline_entries(bob["id"]) == rebuilt
     assert api.get("/timelines/home", token=token).json["meta"]["partial"] is False
+
+
+def test_a_sign_up_that_landed_behind_a_500_is_the_account_not_a_taken_handle(api, no_backoff):
+    with WireFaults() as faults:
+        faults.fail("TransactWriteItems", times=1, kind="write-then-500")
+        reply = api.post("/auth/signup", {"handle": "ada", "password": "analytical"})
+    assert faults.injected == {"write-then-500": 1}
+    assert reply.status == 201, reply.json
+    assert api.get("/users/ada").json["id"] == reply.json["user"]["id"]
+    assert api.post("/auth/login", {"handle": "ada", "password": "analytical"}).status == 200
+    again = api.post("/auth/signup", {"handle": "ADA", "password": "analytical"})
+    assert (again.status, again.json["error"]["code"]) == (409, "handle_taken")
+
+
+@pytest.mark.parametrize("path, method, body", [
+    ("/users/alice/follow", "POST", {"following": True}),
+    ("/tweets/{tweet}/like", "POST", {"liked": True}),
+])
+def test_an_interaction_that_landed_behind_a_500_counts_once(api, make_user, make_tweet, no_backoff,
+                                                             path, method, body):
+    alice, alice_token = make_user("alice")
+    _, bob_token = make_user("bob")
+    tweet = make_tweet(alice_token, "likeable")
+    with WireFaults() as faults:
+        faults.fail("TransactWriteItems", times=1, kind="write-then-500")
+        reply = api.request(method, path.format(tweet=tweet["id"]), token=bob_token)
+    assert faults.injected == {"write-then-500": 1}
+    assert (reply.status, reply.json) == (200, body)
+    assert api.get("/users/alice").json["followers_count"] == (1 if "follow" in path else 0)
+    assert api.get(f"/tweets/{tweet['id']}").json["counts"]["likes"] == (1 if "like" in path else 0)
