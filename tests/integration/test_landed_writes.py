@@ -162,3 +162,29 @@ def test_an_interaction_that_landed_behind_a_500_counts_once(api, make_user, mak
     assert (reply.status, reply.json) == (200, body)
     assert api.get("/users/alice").json["followers_count"] == (1 if "follow" in path else 0)
     assert api.get(f"/tweets/{tweet['id']}").json["counts"]["likes"] == (1 if "like" in path else 0)
+
+
+def test_a_retweet_that_landed_behind_a_500_is_one_retweet(api, make_user, make_tweet, no_backoff):
+    alice, alice_token = make_user("alice")
+    _, bob_token = make_user("bob")
+    original = make_tweet(alice_token, "worth sharing")
+    with WireFaults() as faults:
+        faults.fail("TransactWriteItems", times=1, kind="write-then-500")
+        reply = api.post(f"/tweets/{original['id']}/retweet", token=bob_token)
+    assert faults.injected == {"write-then-500": 1}
+    assert reply.status in (200, 201), reply.json  # 200: the retry found the retweet it had made
+    assert reply.json["retweet_of"]["counts"]["retweets"] == 1
+    assert [t["id"] for t in api.get("/users/bob/tweets").json["data"]] == [reply.json["id"]]
+    assert api.get(f"/tweets/{original['id']}").json["counts"]["retweets"] == 1
+
+
+def test_trend_counts_that_landed_behind_a_500_count_once(api, make_user, make_tweet, pump, no_backoff):
+    from chalicelib.discovery import trends
+
+    _, token = make_user("alice")
+    make_tweet(token, "#landed once")
+    with WireFaults() as faults:  # the tweets stream's one transaction: the tag's item and its counter
+        faults.fail("TransactWriteItems", times=1, kind="write-then-500")
+        pump.drain()
+    assert faults.injected == {"write-then-500": 1}
+    assert trends.current() == [{"tag": "landed", "count": 1}]
