@@ -237,18 +237,28 @@ class _Batch:
         return replace(self, records=self.records[:middle]), replace(self, records=self.records[middle:])
 
 
+READ_LOG = 1000  # the records a shard remembers reading, by event id (see _Shard._resync)
+
+
 class _Shard:
     """One shard, read as Lambda reads it: a batch at a time, and the next
     batch only once every record before it is settled (delivered, or given up
-    on and sent to the on-failure queue), which keeps the shard in order."""
+    on and sent to the on-failure queue), which keeps the shard in order.
+
+    Where it has read to is a record, not just a sequence number: moto can put
+    a copy of a shard in place where a sequence number already read names
+    another record (see `_resync`). So a fresh iterator starts *at* the last
+    record read, and the read checks by its event id that it is still there."""
 
     def __init__(self, stream: _StreamMapping, shard_id: str, parent_id: str | None, start: str):
         self.stream = stream
         self.shard_id = shard_id
         self.parent_id = parent_id
         self.start = start  # LATEST or TRIM_HORIZON, until a record has been read
-        self.last_read: str | None = None
+        self.read_log: deque[tuple[str, str]] = deque(maxlen=READ_LOG)  # (sequence number, event id)
+        self.resume_at: str | None = None  # read from this record on (none read since a resync)
         self.iterator: str | None = None
+        self.checking = False  # the iterator starts at the last record read, which must come first
         self.closed = False
         self.pending: deque[_Batch] = deque()
 
@@ -256,13 +266,25 @@ class _Shard:
     def finished(self) -> bool:
         return self.closed and not self.pending
 
+    @property
+    def last_read(self) -> str | None:
+        return self.read_log[-1][0] if self.read_log else None
+
     def open(self) -> None:
         """Takes a shard iterator now: for LATEST, that is what pins the start."""
-        if self.last_read is None:
-            kwargs: dict[str, Any] = {"ShardIteratorType": self.start}
+        self.checking = False
+        if self.resume_at is not None:
+            kwargs: dict[str, Any] = {"ShardIteratorType": "AT_SEQUENCE_NUMBER",
+                                      "SequenceNumber": self.resume_at}
+        elif self.read_log:
+            kwargs = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": self.last_read}
+            self.checking = True
         else:
-            kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.last_read}
-        self.iterator = self.stream.clients.streams.get_shard_iterator(
+            kwargs = {"ShardIteratorType": self.start}
+        self.iterator = self._iterator(**kwargs)
+
+    def _iterator(self, **kwargs: Any) -> str:
+        return self.stream.clients.streams.get_shard_iterator(
             StreamArn=self.stream.stream_arn, ShardId=self.shard_id, **kwargs)["ShardIterator"]
 
     def step(self) -> bool:
@@ -277,22 +299,35 @@ class _Shard:
     def _read(self) -> bool:
         if self.closed:
             return False
+        held = self.iterator is not None
         page = self._get_records()
         if page is None:
             return True  # a fresh iterator next round
+        raw = page["Records"]
+        if self.checking:
+            self.checking = False
+            if not raw or not self._is(raw[0], *self.read_log[-1]):
+                self._resync()
+                return True
+            raw = raw[1:]
         self.iterator = page.get("NextShardIterator")
         self.closed = self.iterator is None
-        records = [stream_event_record(raw, self.stream.followed_arn()) for raw in page["Records"]]
+        records = [stream_event_record(record, self.stream.followed_arn()) for record in raw]
         if records:
             self.pending.append(_Batch(records))
-            self.last_read = records[-1]["dynamodb"]["SequenceNumber"]
+            self.read_log.extend((record["dynamodb"]["SequenceNumber"], record["eventID"])
+                                 for record in records)
+            self.resume_at = None
         elif not self.closed:
-            # moto rolls a failed transaction back by putting deep copies of the
-            # tables in place, stream shards included: an iterator taken before
-            # then reads the old shard and never sees another record. An idle
-            # shard therefore takes a fresh iterator (after the last record
-            # read) on its next read.
+            # moto's own rollback of a failed transaction puts deep copies of
+            # the tables in place, stream shards included (the stack's moto
+            # keeps the live shard: devstack.stack): an iterator taken before
+            # then reads the old shard and never sees another record. So only
+            # a fresh iterator can tell that a shard is idle, and an idle shard
+            # takes one on every read.
             self.iterator = None
+            if held:
+                return self._read()
         return bool(records) or self.closed
 
     def _get_records(self) -> dict[str, Any] | None:
@@ -302,18 +337,58 @@ class _Shard:
         try:
             if self.iterator is None:
                 self.open()
+            again = 1 if self.checking else 0  # the last record read, then a batch
             return self.stream.clients.streams.get_records(
-                ShardIterator=self.iterator, Limit=self.stream.config.batch_size)
+                ShardIterator=self.iterator, Limit=self.stream.config.batch_size + again)
         except ClientError as error:
             self.iterator = None
             if _error_code(error) == "TrimmedDataAccessException":
                 log.error("%s: records of %s after %s expired from the stream before delivery; reading on "
                           "from the oldest one left", self.stream.function.function_name, self.shard_id,
-                          self.last_read)
-                self.last_read, self.start = None, "TRIM_HORIZON"
+                          self.resume_at or self.last_read)
+                self.read_log.clear()
+                self.resume_at, self.start = None, "TRIM_HORIZON"
             elif _error_code(error) != "ExpiredIteratorException":
                 raise
             return None
+
+    @staticmethod
+    def _is(raw: Mapping[str, Any], sequence_number: str, event_id: str) -> bool:
+        return raw["dynamodb"]["SequenceNumber"] == sequence_number and raw["eventID"] == event_id
+
+    def _resync(self) -> None:
+        """The last record read is not in the shard now. moto's own rollback of
+        a cancelled transaction puts in place a copy of the table taken before
+        the transaction wrote to it, and an iterator taken before then read
+        on in the old shard: the stream records of the cancelled writes, which
+        the copy does not have. The copy numbers records by their count, so
+        its next ones reuse those sequence numbers, and reading on "after the
+        last record read" would skip them. What was read is records the shard
+        still has, then records it never will: the newest one still there is
+        found by halving, and reading goes on after it. (Those read from the
+        orphan were delivered already; that is logged.)"""
+        read = list(self.read_log)
+        kept, gone = -1, len(read)  # read[:kept + 1] are in the shard, read[gone:] are not
+        while gone - kept > 1:
+            middle = (kept + gone) // 2
+            if self._still_there(*read[middle]):
+                kept = middle
+            else:
+                gone = middle
+        self.iterator = None
+        if gone == len(read):
+            return  # it is there after all: read on after it
+        log.warning("%s: %d records read from %s (%s..%s) are not in the stream now (moto rolled a cancelled "
+                    "transaction back by putting a copy of the shard in place); reading on %s",
+                    self.stream.function.function_name, len(read) - gone, self.shard_id, read[gone][0],
+                    read[-1][0], f"after {read[kept][0]}" if kept >= 0 else f"from {read[gone][0]}")
+        self.read_log = deque(read[:gone], maxlen=READ_LOG)
+        self.resume_at = None if self.read_log else read[gone][0]
+
+    def _still_there(self, sequence_number: str, event_id: str) -> bool:
+        iterator = self._iterator(ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=sequence_number)
+        records = self.stream.clients.streams.get_records(ShardIterator=iterator, Limit=1)["Records"]
+        return bool(records) and self._is(records[0], sequence_number, event_id)
 
     def _attempt(self, batch: _Batch) -> None:
         expired, batch.records = self._split_expired(batch.records)

@@ -5,6 +5,7 @@ HTTP server, all on 127.0.0.1.
 Environment first, imports later: chalicelib reads its settings when
 imported, so `configure_environment` must run before `app` is imported.
 """
+import functools
 import os
 import secrets
 import threading
@@ -41,6 +42,7 @@ def start_moto():
     from moto.server import ThreadedMotoServer
 
     _one_request_at_a_time()
+    _rollbacks_keep_the_stream()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -52,7 +54,9 @@ def _one_request_at_a_time() -> None:
 
     moto checks and writes a transaction's items without a lock, and rolls a
     cancelled one back by restoring a copy of whole tables, so concurrent
-    requests can lose each other's writes there, which DynamoDB never does.
+    requests can lose each other's writes there, which DynamoDB never does
+    (and a reader of the tables' streams could see the cancelled writes: see
+    `_rollbacks_keep_the_stream`).
     Serialising moto's request handler restores the guarantee the app relies
     on (each request is atomic and isolated); the app's own requests still
     interleave freely.
@@ -73,6 +77,49 @@ def _one_request_at_a_time() -> None:
 
 
 _SERIALISED: set = set()  # the request handlers already wrapped (one per process)
+
+
+def _rollbacks_keep_the_stream() -> None:
+    """Makes a cancelled transaction leave the tables' streams as they were.
+
+    moto applies a transaction's writes one by one (a repeated like: the
+    tweet's count goes up before the like's failed condition is found) and
+    rolls a cancelled one back by putting deep copies of the tables, taken
+    beforehand, in their place: stream shards included. The shard the writes
+    went to is left an orphan, holding stream records of writes that never
+    happened, and every shard iterator taken before then reads it; the copy
+    numbers its records by their count, so the next real write reuses the
+    first orphaned record's sequence number, and a reader that goes on "after
+    the last record read" skips it (issue 10: a tweet's fan-out lost). DynamoDB
+    writes no stream record for a cancelled transaction. So the copy is given
+    back the live shard, cut back to the records it had before: iterators
+    already taken read on, and no record anyone could read is dropped or has
+    its sequence number reused (requests are serialised, so the cut records
+    were never visible). devstack.pump copes with moto's own rollback too, for
+    an endpoint that is not this one.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    write = DynamoDBBackend.transact_write_items
+    if getattr(write, "keeps_the_stream", False):
+        return
+
+    @functools.wraps(write)
+    def transact_write_items(self, transact_items):
+        before = {name: (table, table.stream_shard, len(table.stream_shard.items))
+                  for name, table in self.tables.items() if table.stream_shard is not None}
+        try:
+            return write(self, transact_items)
+        except Exception:
+            for name, (table, shard, length) in before.items():
+                restored = self.tables.get(name)
+                if restored is not None and restored is not table and restored.stream_shard is not None:
+                    del shard.items[length:]  # what the cancelled transaction wrote
+                    shard.table, restored.stream_shard = restored, shard
+            raise
+
+    transact_write_items.keeps_the_stream = True  # type: ignore[attr-defined]
+    setattr(DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010 (patching a method)
 
 
 def dynamodb_client():
