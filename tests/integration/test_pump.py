@@ -555,7 +555,6 @@ def test_a_failed_transaction_does_not_stall_the_stream(api, make_user, make_twe
     assert [t["id"] for t in api.get("/hashtags/after/tweets").json["data"]] == [later["id"]]
 
 
-
 # --- moto's rollback of a cancelled transaction -------------------------------------------------------
 
 def cancel_a_transaction_that_touches_the_tweets(dynamodb, tweet_id: int) -> None:
