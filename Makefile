@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: run test test-fast bench lint infra clean
+.PHONY: run test test-fast bench lint infra redrive clean
 
 $(READY): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(READY)  ## ruff, then mypy (configured in pyproject.toml)
 
 infra: $(READY)  ## regenerate infra/ and .chalice/ policies from the table models
 	$(PY) -m deploy
+
+redrive: $(READY)  ## rerun what ran out of retries (stream-failures, jobs-dlq); AWS_ENDPOINT_URL: the stack's
+	$(PY) -m devstack.redrive
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

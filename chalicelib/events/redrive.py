@@ -1,0 +1,215 @@
+"""Bringing back what ran out of retries: the operator's redrive (issue 10).
+
+A stream batch that runs out of retries is not on the `stream-failures`
+queue itself: Lambda sends a description of it (DDBStreamBatchInfo: the
+stream, the shard, the first and last sequence number), and the records stay
+in the stream for 24 hours. `redrive_stream_failures` re-reads each
+described batch from the stream and runs it, in order, through the handler
+of the table it came from (`consumers.stream_batch`, as the mapping would),
+and deletes the description only when every record succeeded; otherwise it
+is left for the next redrive, visible again at once. Every handler is
+idempotent, so records that succeeded before the failed one did are simply
+applied again.
+
+Records the stream no longer has (older than its 24-hour retention, or their
+stream or shard gone with the table) cannot come back by a redrive: the
+description is logged in full at ERROR, counted as `expired`, and deleted,
+since keeping it would only fail every later redrive the same way; what it
+names has to be repaired some other way (a follower's home timeline, for
+instance, by a rebuild). The records of it still there are run all the same.
+
+`redrive_jobs` moves every message on `jobs-dlq` back to the jobs queue
+(send, then delete): every job is idempotent.
+
+Runtime code (no devstack, no deploy), so that it can run as a scheduled
+function too; `python -m devstack.redrive` (`make redrive`) is the command.
+"""
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import settings
+from chalicelib.events import consumers, streams
+from chalicelib.storage import jobs
+
+logger = logging.getLogger("chirp.redrive")
+
+SQS_RECEIVE_MAX = 10  # ReceiveMessage's limit per call
+GET_RECORDS_LIMIT = 100  # records per GetRecords call (its limit is 1000)
+GONE = ("TrimmedDataAccessException", "ResourceNotFoundException")  # the records cannot be read now
+
+STREAM_HANDLERS: dict[str, Callable[[dict], None]] = {
+    settings.TABLE_NAMES["tweets"]: streams.on_tweet_record,
+    settings.TABLE_NAMES["follows"]: streams.on_follow_record,
+    settings.TABLE_NAMES["likes"]: streams.on_like_record,
+}
+
+
+@dataclass
+class Counts:
+    """Messages found on the queue, processed (and deleted), left on it for
+    the next redrive, and (streams only) expired: deleted although some of
+    their records were no longer in the stream."""
+
+    found: int = 0
+    processed: int = 0
+    left: int = 0
+    expired: int = 0
+
+
+@cache
+def _streams() -> Any:
+    config = Config(retries={"mode": "standard", "total_max_attempts": settings.AWS_CALL_ATTEMPTS})
+    return boto3.client("dynamodbstreams", region_name=settings.REGION, config=config)
+
+
+def _received(queue: str) -> Iterator[dict]:
+    """Every message on a queue, each received once: a received message stays
+    invisible for REDRIVE_VISIBILITY_SECONDS, so the run ends when the queue
+    has nothing visible left."""
+    url = jobs._queue_url(queue)
+    while True:
+        messages = jobs._sqs().receive_message(
+            QueueUrl=url, MaxNumberOfMessages=SQS_RECEIVE_MAX, WaitTimeSeconds=0,
+            VisibilityTimeout=settings.REDRIVE_VISIBILITY_SECONDS).get("Messages", [])
+        if not messages:
+            return
+        yield from messages
+
+
+def _delete(queue: str, message: dict) -> None:
+    jobs._sqs().delete_message(QueueUrl=jobs._queue_url(queue), ReceiptHandle=message["ReceiptHandle"])
+
+
+def _leave(queue: str, message: dict) -> None:
+    """Makes a message visible again now, for the next redrive."""
+    try:
+        jobs._sqs().change_message_visibility(QueueUrl=jobs._queue_url(queue),
+                                              ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    except (ClientError, BotoCoreError):  # it comes back after its visibility timeout anyway
+        logger.warning("could not make message %s visible again", message["MessageId"], exc_info=True)
+
+
+def redrive_stream_failures() -> Counts:
+    """Re-reads and handles every stream batch described on `stream-failures`."""
+    queue = settings.QUEUE_NAMES["stream-failures"]
+    counts = Counts()
+    messages = list(_received(queue))
+    counts.found = len(messages)
+    messages.sort(key=_order)  # a shard's batches oldest first
+    for message in messages:
+        try:
+            done, expired = _redrive_batch(json.loads(message["Body"]))
+        except Exception:
+            logger.exception("could not redrive stream failure %s: %s", message["MessageId"], message["Body"])
+            done, expired = False, False
+        if done:
+            _delete(queue, message)
+            counts.processed += 1
+            counts.expired += expired
+        else:
+            _leave(queue, message)
+            counts.left += 1
+    return counts
+
+
+def _order(message: dict) -> tuple:
+    try:
+        info = json.loads(message["Body"])["DDBStreamBatchInfo"]
+        return info["streamArn"], info["shardId"], int(info["startSequenceNumber"])
+    except (ValueError, KeyError, TypeError):
+        return "", "", 0
+
+
+def _redrive_batch(failure: dict) -> tuple[bool, bool]:
+    """Handles the batch a failure record describes: (every record that is
+    still in the stream succeeded, some records were gone)."""
+    info = failure["DDBStreamBatchInfo"]
+    stream_arn, shard, start, end = (info["streamArn"], info["shardId"], info["startSequenceNumber"],
+                                     int(info["endSequenceNumber"]))
+    handle = STREAM_HANDLERS[_table_name(stream_arn)]
+    try:
+        records, complete = _read(stream_arn, shard, start, end)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in GONE:
+            raise
+        logger.error("the records of stream failure %s are gone from the stream (%s); dropping it",
+                     json.dumps(failure), error)
+        return True, True
+    if not complete:
+        logger.warning("read %d records of stream failure %s, not up to its last; leaving it", len(records),
+                       json.dumps(failure))
+        return False, False
+    gone = not records or records[0]["dynamodb"]["SequenceNumber"] != start
+    if gone:
+        logger.error("some records of stream failure %s are gone from the stream; running the %d left",
+                     json.dumps(failure), len(records))
+    failed = consumers.stream_batch({"Records": records}, handle)["batchItemFailures"]
+    if failed:
+        logger.warning("%d of %d redriven records of %s failed again; leaving the failure for the next "
+                       "redrive", len(failed), len(records), shard)
+        return False, False
+    logger.info("redrove %d records %s..%s of %s", len(records), start, end, shard)
+    return True, gone
+
+
+def _read(stream_arn: str, shard: str, start: str, end: int) -> tuple[list[dict], bool]:
+    """The shard's records from `start` through `end`, as GetRecords returns
+    them (the handlers read only eventName and the dynamodb images and
+    sequence number, which are the same there as in a Lambda event), and
+    whether `end` was reached. A trimmed start reads from the oldest record."""
+    client = _streams()
+    try:
+        iterator = client.get_shard_iterator(StreamArn=stream_arn, ShardId=shard,
+                                             ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                             SequenceNumber=start)["ShardIterator"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TrimmedDataAccessException":
+            raise
+        iterator = client.get_shard_iterator(StreamArn=stream_arn, ShardId=shard,
+                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records: list[dict] = []
+    while iterator:
+        page = client.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        for record in page["Records"]:
+            number = int(record["dynamodb"]["SequenceNumber"])
+            if number > end:
+                return records, True
+            if number >= int(start):
+                records.append(record)
+            if number == end:
+                return records, True
+        if not page["Records"]:
+            return records, False  # the end of an open shard: `end` is not there
+        iterator = page.get("NextShardIterator")
+    return records, False
+
+
+def _table_name(stream_arn: str) -> str:
+    """`arn:aws:dynamodb:region:account:table/<name>/stream/<label>` -> name."""
+    return stream_arn.split(":", 5)[5].split("/")[1]
+
+
+def redrive_jobs() -> Counts:
+    """Moves every message on `jobs-dlq` back to the jobs queue."""
+    dlq, queue = settings.QUEUE_NAMES["jobs-dlq"], settings.QUEUE_NAMES["jobs"]
+    counts = Counts()
+    for message in list(_received(dlq)):
+        counts.found += 1
+        try:
+            jobs._sqs().send_message(QueueUrl=jobs._queue_url(queue), MessageBody=message["Body"])
+        except (ClientError, BotoCoreError):
+            logger.exception("could not move job %s back to %s", message["MessageId"], queue)
+            _leave(dlq, message)
+            counts.left += 1
+            continue
+        _delete(dlq, message)
+        counts.processed += 1
+    return counts
