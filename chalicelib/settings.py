@@ -37,6 +37,8 @@ QUEUE_NAMES = {
 JOBS_MAX_RECEIVES = 5  # then a job goes to the dead-letter queue
 SQS_MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds limit
 REDRIVE_VISIBILITY_SECONDS = 300  # a redrive holds the messages it received this long at most
+REDRIVE_RECORDS_PER_READ = 100  # records per GetRecords call of a redrive (the API allows 1000)
+SQS_RECEIVE_MAX = 10  # ReceiveMessage's own limit per call
 
 # Stream ARNs for the event handlers' decorators, which Chalice reads at
 # import. Deployed, `chalice package` output gets the real ARNs from the

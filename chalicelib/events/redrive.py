@@ -41,8 +41,6 @@ from chalicelib.storage import jobs
 
 logger = logging.getLogger("chirp.redrive")
 
-SQS_RECEIVE_MAX = 10  # ReceiveMessage's limit per call
-GET_RECORDS_LIMIT = 100  # records per GetRecords call (its limit is 1000)
 GONE = ("TrimmedDataAccessException", "ResourceNotFoundException")  # the records cannot be read now
 
 STREAM_HANDLERS: dict[str, Callable[[dict], None]] = {
@@ -77,7 +75,7 @@ def _received(queue: str) -> Iterator[dict]:
     url = jobs._queue_url(queue)
     while True:
         messages = jobs._sqs().receive_message(
-            QueueUrl=url, MaxNumberOfMessages=SQS_RECEIVE_MAX, WaitTimeSeconds=0,
+            QueueUrl=url, MaxNumberOfMessages=settings.SQS_RECEIVE_MAX, WaitTimeSeconds=0,
             VisibilityTimeout=settings.REDRIVE_VISIBILITY_SECONDS).get("Messages", [])
         if not messages:
             return
@@ -177,7 +175,7 @@ def _read(stream_arn: str, shard: str, start: str, end: int) -> tuple[list[dict]
                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     records: list[dict] = []
     while iterator:
-        page = client.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        page = client.get_records(ShardIterator=iterator, Limit=settings.REDRIVE_RECORDS_PER_READ)
         for record in page["Records"]:
             number = int(record["dynamodb"]["SequenceNumber"])
             if number > end:
