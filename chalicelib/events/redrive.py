@@ -28,16 +28,12 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import settings
 from chalicelib.events import consumers, streams
-from chalicelib.storage import jobs
+from chalicelib.storage import clients, jobs
 
 logger = logging.getLogger("chirp.redrive")
 
@@ -62,19 +58,13 @@ class Counts:
     expired: int = 0
 
 
-@cache
-def _streams() -> Any:
-    config = Config(retries={"mode": "standard", "total_max_attempts": settings.AWS_CALL_ATTEMPTS})
-    return boto3.client("dynamodbstreams", region_name=settings.REGION, config=config)
-
-
 def _received(queue: str) -> Iterator[dict]:
     """Every message on a queue, each received once: a received message stays
     invisible for REDRIVE_VISIBILITY_SECONDS, so the run ends when the queue
     has nothing visible left."""
-    url = jobs._queue_url(queue)
+    url = jobs.queue_url(queue)
     while True:
-        messages = jobs._sqs().receive_message(
+        messages = jobs.sqs().receive_message(
             QueueUrl=url, MaxNumberOfMessages=settings.SQS_RECEIVE_MAX, WaitTimeSeconds=0,
             VisibilityTimeout=settings.REDRIVE_VISIBILITY_SECONDS).get("Messages", [])
         if not messages:
@@ -83,13 +73,13 @@ def _received(queue: str) -> Iterator[dict]:
 
 
 def _delete(queue: str, message: dict) -> None:
-    jobs._sqs().delete_message(QueueUrl=jobs._queue_url(queue), ReceiptHandle=message["ReceiptHandle"])
+    jobs.sqs().delete_message(QueueUrl=jobs.queue_url(queue), ReceiptHandle=message["ReceiptHandle"])
 
 
 def _leave(queue: str, message: dict) -> None:
     """Makes a message visible again now, for the next redrive."""
     try:
-        jobs._sqs().change_message_visibility(QueueUrl=jobs._queue_url(queue),
+        jobs.sqs().change_message_visibility(QueueUrl=jobs.queue_url(queue),
                                               ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     except (ClientError, BotoCoreError):  # it comes back after its visibility timeout anyway
         logger.warning("could not make message %s visible again", message["MessageId"], exc_info=True)
@@ -163,7 +153,7 @@ def _read(stream_arn: str, shard: str, start: str, end: int) -> tuple[list[dict]
     them (the handlers read only eventName and the dynamodb images and
     sequence number, which are the same there as in a Lambda event), and
     whether `end` was reached. A trimmed start reads from the oldest record."""
-    client = _streams()
+    client = clients.client("dynamodbstreams")
     try:
         iterator = client.get_shard_iterator(StreamArn=stream_arn, ShardId=shard,
                                              ShardIteratorType="AT_SEQUENCE_NUMBER",
@@ -202,7 +192,7 @@ def redrive_jobs() -> Counts:
     for message in list(_received(dlq)):
         counts.found += 1
         try:
-            jobs._sqs().send_message(QueueUrl=jobs._queue_url(queue), MessageBody=message["Body"])
+            jobs.sqs().send_message(QueueUrl=jobs.queue_url(queue), MessageBody=message["Body"])
         except (ClientError, BotoCoreError):
             logger.exception("could not move job %s back to %s", message["MessageId"], queue)
             _leave(dlq, message)

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from chalicelib import settings
+from chalicelib.storage import clients
 
 HANDLERS: dict[str, Callable[..., None]] = {}
 
@@ -35,20 +33,18 @@ def handler(kind: str):
     return register
 
 
-@cache
-def _sqs() -> Any:
-    config = Config(retries={"mode": "standard", "total_max_attempts": settings.AWS_CALL_ATTEMPTS})
-    return boto3.client("sqs", region_name=settings.REGION, config=config)
+def sqs() -> Any:
+    return clients.client("sqs")
 
 
 @cache
-def _queue_url(name: str) -> str:
-    return _sqs().get_queue_url(QueueName=name)["QueueUrl"]
+def queue_url(name: str) -> str:
+    return sqs().get_queue_url(QueueName=name)["QueueUrl"]
 
 
 def send(kind: str, delay_seconds: int = 0, **fields) -> None:
     body = json.dumps({"kind": kind, **fields}, separators=(",", ":"))
-    _sqs().send_message(QueueUrl=_queue_url(settings.QUEUE_NAMES["jobs"]), MessageBody=body,
+    sqs().send_message(QueueUrl=queue_url(settings.QUEUE_NAMES["jobs"]), MessageBody=body,
                         DelaySeconds=max(0, min(settings.SQS_MAX_DELAY_SECONDS, delay_seconds)))
 
 

@@ -290,3 +290,11 @@ def sent_jobs(monkeypatch):
 
     monkeypatch.setattr(jobs, "send", record)
     return sent
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """botocore's retries without their waits (tests that inject faults at the wire)."""
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)

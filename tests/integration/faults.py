@@ -42,7 +42,7 @@ def chalicelib_clients():
     from chalicelib.storage import jobs
     from devstack.metering import dynamodb_clients
 
-    return [*dynamodb_clients(), jobs._sqs()]
+    return [*dynamodb_clients(), jobs.sqs()]
 
 
 class WireFaults:

@@ -602,7 +602,7 @@ class FunctionCalls:
         """None: the test's own setup, not counted."""
         from chalicelib.storage import jobs
 
-        jobs._queue_url.cache_clear()
+        jobs.queue_url.cache_clear()
         self.running.append(function)
         if function:
             self.invocations[function] += 1
@@ -610,7 +610,7 @@ class FunctionCalls:
             yield
         finally:
             self.running.pop()
-            jobs._queue_url.cache_clear()
+            jobs.queue_url.cache_clear()
 
     def wrap(self, function: str, handler):
         def run(*args):
@@ -648,7 +648,7 @@ def function_calls(fresh_tables, monkeypatch):
     recorder.pump = EventPump.for_app(app, mapping_policies())
 
     clients = {id(c): c for c in [m._get_connection().connection.client for m in tables.ALL_MODELS]
-               + [tables.connection().client, jobs._sqs()]}
+               + [tables.connection().client, jobs.sqs()]}
     for client in clients.values():
         client.meta.events.register("before-parameter-build", recorder.record)
     yield recorder

@@ -10,13 +10,6 @@ from chalicelib import settings
 from chalicelib.home import celebrities
 
 
-@pytest.fixture
-def no_backoff(monkeypatch):
-    from botocore.retries import standard
-
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
-
-
 @pytest.mark.parametrize("keyed", [False, True])
 def test_a_post_that_landed_behind_a_500_is_one_tweet(api, make_user, no_backoff, keyed):
     _, token = make_user("ada")

@@ -13,6 +13,7 @@ from support import timeline_entries
 
 from chalicelib import settings
 from chalicelib.events import redrive
+from chalicelib.storage import clients
 from chalicelib.storage.tables import TimelineModel
 
 TIMELINES = TimelineModel.Meta.table_name
@@ -155,7 +156,7 @@ def test_a_batch_gone_from_the_stream_is_reported_and_dropped(code, pump, queue_
     def gone(**_):
         raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "GetShardIterator")
 
-    events = redrive._streams().meta.events
+    events = clients.client("dynamodbstreams").meta.events
     events.register("before-call.dynamodbstreams.GetShardIterator", gone)
     try:
         with caplog.at_level("ERROR", logger="chirp.redrive"):

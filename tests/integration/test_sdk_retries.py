@@ -15,10 +15,7 @@ def test_every_client_retries_in_standard_mode_with_the_configured_attempts():
 
 
 @pytest.mark.parametrize("kind", ["500", "throttle"])
-def test_a_transient_fault_costs_a_retry_of_the_call(api, make_user, kind, monkeypatch):
-    from botocore.retries import standard
-
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+def test_a_transient_fault_costs_a_retry_of_the_call(api, make_user, kind, no_backoff):
     _, token = make_user("ada")
     with WireFaults() as faults:
         faults.fail("TransactWriteItems", times=settings.AWS_CALL_ATTEMPTS - 1, kind=kind)
@@ -28,10 +25,7 @@ def test_a_transient_fault_costs_a_retry_of_the_call(api, make_user, kind, monke
     assert [t["text"] for t in api.get("/users/ada/tweets").json["data"]] == ["through the storm"]
 
 
-def test_when_the_sdk_gives_up_the_client_sees_a_contract_500(api, make_user, monkeypatch):
-    from botocore.retries import standard
-
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+def test_when_the_sdk_gives_up_the_client_sees_a_contract_500(api, make_user, no_backoff):
     _, token = make_user("ada")
     with WireFaults() as faults:
         faults.fail("TransactWriteItems", times=settings.AWS_CALL_ATTEMPTS)

@@ -77,10 +77,10 @@ class Deliveries:
         self.crashes = 0
         for operation in WRITES:
             hooks.on(operation, self._count_write)
-        jobs._sqs().meta.events.register("before-call.sqs.SendMessage", self._count_write)
+        jobs.sqs().meta.events.register("before-call.sqs.SendMessage", self._count_write)
 
     def close(self):
-        jobs._sqs().meta.events.unregister("before-call.sqs.SendMessage", self._count_write)
+        jobs.sqs().meta.events.unregister("before-call.sqs.SendMessage", self._count_write)
 
     def _count_write(self, *args, **kwargs):
         if self.writes is not None:
