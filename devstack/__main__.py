@@ -9,9 +9,11 @@ import logging
 import os
 import signal
 import sys
-import threading
+import time
 
 from devstack.stack import LocalStack
+
+STOP_POLL_SECONDS = 0.2  # how soon Ctrl-C is noticed
 
 
 def main() -> int:
@@ -28,9 +30,13 @@ def main() -> int:
 
         os.environ.setdefault("CELEBRITY_THRESHOLD", str(DEMO_CELEBRITY_THRESHOLD))
 
-    stop = threading.Event()
+    # A plain flag, polled: the signal may be delivered to any thread, and the
+    # main thread runs Python's handler only when it next wakes (a wait on a
+    # lock or Event would not wake for it, and a handler that sets an Event
+    # while the main thread is inside that Event's wait can deadlock on it).
+    stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
 
     try:
         stack = LocalStack(port=port).start()
@@ -53,7 +59,8 @@ def main() -> int:
             tokens = demo_world.seed(stack.url, is_celebrity=_is_celebrity)
             print(demo_world.curl_examples(stack.url, tokens["alice"]), flush=True)
         print(f"Chirp API listening on {stack.url}  (Ctrl-C to stop)", flush=True)
-        stop.wait()
+        while not stopping:
+            time.sleep(STOP_POLL_SECONDS)
     finally:
         print("Stopping...", flush=True)
         stack.stop()
