@@ -5,12 +5,12 @@ Each route is a few lines that parse input (chalicelib.web), call the domain
 answer. The layers and the data flow are in docs/architecture.md; the API
 contract is in the README.
 """
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import settings
 from chalicelib.accounts import follows, tokens, users
 from chalicelib.discovery import hashtags, trends
-from chalicelib.events import consumers, streams
+from chalicelib.events import consumers, redrive, streams
 from chalicelib.home import feed
 from chalicelib.notifications import inbox
 from chalicelib.storage import jobs
@@ -214,7 +214,7 @@ def home_timeline():
     return body
 
 
-# --- event handlers: the streams and the jobs queue -------------------------
+# --- event handlers: the streams, the jobs queue, the redrive --------------
 
 @app.on_dynamodb_record(stream_arn=settings.TWEETS_STREAM_ARN, batch_size=100,
                         starting_position="TRIM_HORIZON")
@@ -237,3 +237,9 @@ def on_like_change(event):
 @app.on_sqs_message(queue=settings.QUEUE_NAMES["jobs"], batch_size=10)
 def on_job(event):
     return consumers.queue_batch(event.to_dict(), jobs.run, event.context)
+
+
+@app.schedule(Rate(settings.REDRIVE_EVERY_MINUTES, unit=Rate.MINUTES))
+def redrive_failures(event):
+    """What ran out of retries, run again (chalicelib.events.redrive)."""
+    redrive.redrive_all()

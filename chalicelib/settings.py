@@ -27,18 +27,36 @@ TABLE_NAMES = {
 
 # Queues (SQS): "jobs" carries every background job (chalicelib.storage.jobs),
 # "jobs-dlq" what failed JOBS_MAX_RECEIVES times, "stream-failures" where
-# stream batches that ran out of retries are recorded. Names follow the
-# same pattern as tables.
+# stream batches that ran out of retries are recorded, "parked" what the
+# automatic redrive (chalicelib.events.redrive) gave up on: only an operator
+# brings that back. Names follow the same pattern as tables.
 QUEUE_NAMES = {
     queue: os.environ.get(f"{queue.upper().replace('-', '_')}_QUEUE",
                           NAME_PATTERN.format(stage=STAGE, name=queue))
-    for queue in ("jobs", "jobs-dlq", "stream-failures")
+    for queue in ("jobs", "jobs-dlq", "stream-failures", "parked")
 }
 JOBS_MAX_RECEIVES = 5  # then a job goes to the dead-letter queue
 SQS_MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds limit
+SQS_RECEIVE_MAX = 10  # ReceiveMessage's own limit per call
+
+# Stream mappings (deploy.event_sources): a failing record is retried this
+# often (bisect isolates it first, without using retries), or until it is
+# this old, then described on stream-failures. Each retry of an invocation
+# that keeps meeting 5xx answers takes seconds inside the SDK's own retries,
+# so 100 ride out a storm of minutes, while a real poison record (which
+# fails at once) holds its shard up for 100 quick invocations only.
+STREAM_RETRY_ATTEMPTS = 100
+STREAM_RECORD_MAX_AGE_SECONDS = 6 * 3600
+
+# The redrive: every REDRIVE_EVERY_MINUTES a scheduled function re-runs what
+# ran out of retries. A stream failure is tried REDRIVE_MAX_RECEIVES times
+# (two hours, well inside the stream's 24-hour retention), a job is moved
+# back from jobs-dlq JOBS_MAX_REDRIVES times; then both are parked.
+REDRIVE_EVERY_MINUTES = _int("REDRIVE_EVERY_MINUTES", 5)
+REDRIVE_MAX_RECEIVES = 24
+JOBS_MAX_REDRIVES = 3
 REDRIVE_VISIBILITY_SECONDS = 300  # a redrive holds the messages it received this long at most
 REDRIVE_RECORDS_PER_READ = 100  # records per GetRecords call of a redrive (the API allows 1000)
-SQS_RECEIVE_MAX = 10  # ReceiveMessage's own limit per call
 
 # Stream ARNs for the event handlers' decorators, which Chalice reads at
 # import. Deployed, `chalice package` output gets the real ARNs from the

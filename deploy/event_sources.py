@@ -52,8 +52,10 @@ def chalice_event_id(source) -> tuple[str, str]:
 def mapping_policies() -> dict[str, MappingPolicy]:
     """Per stream handler: retries, bisect, record age and where exhausted
     batches go (MappingPolicy's field names are CloudFormation's)."""
-    policy = MappingPolicy(maximum_retry_attempts=10, bisect_batch_on_function_error=True,
-                           maximum_record_age_in_seconds=6 * 3600, report_batch_item_failures=True,
+    policy = MappingPolicy(maximum_retry_attempts=settings.STREAM_RETRY_ATTEMPTS,
+                           bisect_batch_on_function_error=True,
+                           maximum_record_age_in_seconds=settings.STREAM_RECORD_MAX_AGE_SECONDS,
+                           report_batch_item_failures=True,
                            on_failure_queue=settings.QUEUE_NAMES["stream-failures"])
     return {"on_tweet_change": policy, "on_follow_change": policy, "on_like_change": policy}
 

@@ -23,7 +23,13 @@ def queue_definitions(visibility_timeout: int) -> dict[str, dict]:
     q = settings.QUEUE_NAMES
     return {
         q["jobs-dlq"]: {"MessageRetentionPeriod": str(14 * 86400)},
-        q["stream-failures"]: {"MessageRetentionPeriod": str(14 * 86400)},
+        q["parked"]: {"MessageRetentionPeriod": str(14 * 86400)},
+        # The redrive receives a failure once per run; one that keeps failing
+        # is parked by SQS itself after REDRIVE_MAX_RECEIVES runs.
+        q["stream-failures"]: {"MessageRetentionPeriod": str(14 * 86400),
+                               "VisibilityTimeout": str(settings.REDRIVE_VISIBILITY_SECONDS),
+                               "RedrivePolicy": {"deadLetterTargetArn": q["parked"],
+                                                 "maxReceiveCount": str(settings.REDRIVE_MAX_RECEIVES)}},
         q["jobs"]: {"VisibilityTimeout": str(visibility_timeout),
                     "RedrivePolicy": {"deadLetterTargetArn": q["jobs-dlq"],
                                       "maxReceiveCount": str(settings.JOBS_MAX_RECEIVES)}},

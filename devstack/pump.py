@@ -17,6 +17,10 @@ semantics the handlers meet on AWS, so that what passes here holds there:
 - queues: batches of at most `batch_size` messages; successes are deleted,
   failures are left to become visible again, and the queue's own redrive
   policy moves a message that keeps failing to its dead-letter queue.
+- schedules (`@app.schedule` with a Rate): the handler is invoked with a
+  scheduled event once per rate, by the background thread only (`start`);
+  tests run them when they choose (`run_schedules`), so `drain` stays
+  deterministic.
 
 Two liberties, both for a single-process dev tool: retries come on the next
 poll instead of after Lambda's backoff, and a stream mapping follows its
@@ -44,7 +48,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from chalice.app import Chalice, DynamoDBEventConfig, SQSEventConfig
+from chalice.app import Chalice, DynamoDBEventConfig, Rate, ScheduledEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
 from deploy.mappings import DEFAULT_POLICY, MappingPolicy, table_name_from_stream_arn
@@ -697,6 +701,43 @@ class _QueueMapping:
                             self.function.function_name, len(result["Failed"]))
 
 
+# --- schedules -------------------------------------------------------------------------------------------
+
+RATE_SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
+
+
+class _Schedule:
+    """A scheduled handler (EventBridge's rate rule): due once per rate,
+    first one rate after the pump starts."""
+
+    def __init__(self, source: ScheduledEventConfig, function: _Function, clock: Clock):
+        expression = source.schedule_expression
+        if not isinstance(expression, Rate):
+            raise ValueError(f"{source.name}: the pump runs rate schedules only, not {expression!r}")
+        self.function, self.clock = function, clock
+        self.every = expression.value * RATE_SECONDS[expression.unit]
+        self.due = clock() + self.every
+
+    def run(self) -> None:
+        """Invokes the handler now, with the event EventBridge sends; a
+        failure is logged (EventBridge would retry it; the next tick comes
+        anyway)."""
+        self.due = self.clock() + self.every
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                 "source": "aws.events", "account": "000000000000",
+                 "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+                 "resources": [], "detail": {}}
+        context = LambdaContext(self.function.function_name, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_MS)
+        try:
+            self.function.handler(event, context)
+        except Exception:
+            log.exception("%s failed", self.function.function_name)
+
+    def tick(self) -> None:
+        if self.clock() >= self.due:
+            self.run()
+
+
 # --- the pump --------------------------------------------------------------------------------------------
 
 class EventPump:
@@ -704,8 +745,10 @@ class EventPump:
     invokes the handlers: in a background thread (`start`/`stop`) for the local
     stack, or synchronously (`poll_once`/`drain`) for deterministic tests."""
 
-    def __init__(self, mappings: list[_StreamMapping | _QueueMapping], poll_interval: float = 0.25):
+    def __init__(self, mappings: list[_StreamMapping | _QueueMapping], poll_interval: float = 0.25,
+                 schedules: list[_Schedule] | None = None):
         self._mappings = mappings
+        self._schedules = schedules or []
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -724,11 +767,14 @@ class EventPump:
         unknown = set(policies) - {source.name for source in pumped}
         if unknown:
             raise ValueError(f"policies for handlers the app does not have: {sorted(unknown)}")
+        schedules = [_Schedule(source, _Function(source.name, f"{app.app_name}-{stage}-{source.name}",
+                                                 app.handler_map[source.name], DEFAULT_POLICY), clock)
+                     for source in app.event_sources if isinstance(source, ScheduledEventConfig)]
         for source in app.event_sources:
-            if source not in pumped:
+            if source not in pumped and not isinstance(source, ScheduledEventConfig):
                 log.info("%s: %s events are not pumped locally", source.name, type(source).__name__)
         if not pumped:
-            return cls([], poll_interval)
+            return cls([], poll_interval, schedules)
         clients = _Clients.from_environment()
         mappings: list[_StreamMapping | _QueueMapping] = []
         for source in pumped:
@@ -738,7 +784,7 @@ class EventPump:
                 mappings.append(_StreamMapping(source, function, clients, clock))
             else:
                 mappings.append(_QueueMapping(source, function, clients))
-        return cls(mappings, poll_interval)
+        return cls(mappings, poll_interval, schedules)
 
     @property
     def running(self) -> bool:
@@ -762,9 +808,15 @@ class EventPump:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the event pump still had work after {timeout} s")
 
+    def run_schedules(self) -> None:
+        """Invokes every scheduled handler once, now."""
+        with self._lock:
+            for schedule in self._schedules:
+                schedule.run()
+
     def start(self) -> EventPump:
         """Polls in a daemon thread until `stop`; a no-op without handlers."""
-        if not self._mappings or self.running:
+        if not (self._mappings or self._schedules) or self.running:
             return self
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="chirp-pump", daemon=True)
@@ -786,6 +838,9 @@ class EventPump:
         while not self._stopping.is_set():
             try:
                 busy = self.poll_once()
+                with self._lock:
+                    for schedule in self._schedules:
+                        schedule.tick()
             except Exception:  # the pump must outlive any one bad poll
                 log.exception("event pump poll failed")
                 busy = False

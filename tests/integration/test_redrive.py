@@ -166,3 +166,167 @@ def test_a_batch_gone_from_the_stream_is_reported_and_dropped(code, pump, queue_
     assert counts == redrive.Counts(found=1, processed=1, left=0, expired=1)
     assert "shardId-00000000000000000000-gone" in caplog.text
     assert queue_messages("stream-failures") == []
+
+
+# --- out of order: a redriven record older than what ran since --------------
+
+def send_failure(short_name: str, body: dict) -> None:
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=settings.QUEUE_NAMES[short_name])["QueueUrl"],
+                     MessageBody=json.dumps(body))
+
+
+def test_a_parked_follow_is_not_replayed_after_the_unfollow_ran(
+        api, make_user, make_tweet, pump, dynamodb_hooks, queue_messages):
+    """The follow's backfill fails until its record is parked; the unfollow's
+    record runs fine meanwhile. Replaying the follow then would copy the
+    unfollowed author's tweets into the reader's timeline for good."""
+    author, author_token = make_user("author")
+    reader, reader_token = make_user("reader")
+    make_tweet(author_token, "before the follow")
+    pump.drain()
+    storm = {"on": True}
+
+    def fail_backfill(request, operation):
+        if storm["on"] and TIMELINES in request["RequestItems"]:
+            raise dynamodb_hooks.error("ValidationException", operation)
+
+    dynamodb_hooks.on("BatchWriteItem", fail_backfill)
+    assert api.post("/users/author/follow", token=reader_token).status == 200
+    pump.drain()
+    assert queue_length("stream-failures") == 1
+    storm["on"] = False
+    assert api.delete("/users/author/follow", token=reader_token).status == 200
+    pump.drain()
+
+    counts = redrive.redrive_stream_failures()
+
+    assert counts == redrive.Counts(found=1, processed=1, superseded=1)
+    assert timeline_entries(reader["id"]) == []
+    assert queue_length("stream-failures") == 0
+
+
+def test_a_parked_unfollow_is_not_replayed_after_a_new_follow_ran(
+        api, make_user, make_tweet, pump, dynamodb_hooks):
+    author, author_token = make_user("author")
+    reader, reader_token = make_user("reader")
+    tweet = make_tweet(author_token, "hello")["id"]
+    assert api.post("/users/author/follow", token=reader_token).status == 200
+    pump.drain()
+    storm = {"on": True}
+
+    def fail_removal(request, operation):
+        if storm["on"] and TIMELINES in request["RequestItems"]:
+            raise dynamodb_hooks.error("ValidationException", operation)
+
+    dynamodb_hooks.on("BatchWriteItem", fail_removal)
+    assert api.delete("/users/author/follow", token=reader_token).status == 200
+    pump.drain()
+    assert queue_length("stream-failures") == 1
+    storm["on"] = False
+    assert api.post("/users/author/follow", token=reader_token).status == 200
+    pump.drain()
+
+    assert redrive.redrive_stream_failures() == redrive.Counts(found=1, processed=1, superseded=1)
+    assert timeline_entries(reader["id"]) == [tweet]
+
+
+def test_a_parked_tweet_is_not_replayed_after_its_deletion_ran(
+        api, make_user, make_tweet, pump, dynamodb_hooks, follow):
+    """Its hashtag and home timeline entries would come back for a deleted
+    tweet (reads hide them, but they would stay)."""
+    from chalicelib.storage.tables import HashtagModel
+
+    author, author_token = make_user("author")
+    reader, reader_token = make_user("reader")
+    follow(reader_token, "author")
+    pump.drain()
+    storm = {"on": True}
+
+    def fail_fan_out(request, operation):
+        if storm["on"] and TIMELINES in request["RequestItems"]:
+            raise dynamodb_hooks.error("ValidationException", operation)
+
+    dynamodb_hooks.on("BatchWriteItem", fail_fan_out)
+    tweet = make_tweet(author_token, "gone soon #parked")["id"]
+    pump.drain()
+    assert queue_length("stream-failures") == 1
+    storm["on"] = False
+    assert api.delete(f"/tweets/{tweet}", token=author_token).status in (200, 204)
+    pump.drain()
+
+    assert redrive.redrive_stream_failures() == redrive.Counts(found=1, processed=1, superseded=1)
+    assert timeline_entries(reader["id"]) == [] and timeline_entries(author["id"]) == []
+    assert list(HashtagModel.scan()) == []
+
+
+# --- automatic: the scheduled function, and where it gives up ---------------
+
+def test_the_scheduled_redrive_brings_back_what_the_storm_parked(
+        world, pump, make_tweet, dynamodb_hooks, queue_messages):
+    from app import app
+
+    [schedule] = [s for s in app.event_sources if s.name == "redrive_failures"]
+    assert schedule.schedule_expression.to_string() == f"rate({settings.REDRIVE_EVERY_MINUTES} minutes)"
+    storm = Storm(dynamodb_hooks)
+    alice_tweet, bob_tweet = park(world, pump, make_tweet, storm)
+    storm.on = False
+
+    pump.run_schedules()  # as EventBridge would, every REDRIVE_EVERY_MINUTES
+    pump.drain()
+
+    assert delivered(world, "alice", alice_tweet) and delivered(world, "bob", bob_tweet)
+    for queue in ("stream-failures", "jobs-dlq", "jobs", "parked"):
+        assert queue_length(queue) == 0, queue
+
+
+def test_a_stream_failure_that_keeps_failing_is_parked_for_an_operator(
+        world, pump, make_tweet, dynamodb_hooks, queue_messages, monkeypatch):
+    """After REDRIVE_MAX_RECEIVES runs SQS itself moves it to `parked`
+    (the queue's redrive policy); the operator's redrive_parked runs it."""
+    storm = Storm(dynamodb_hooks)
+    _, bob_tweet = park(world, pump, make_tweet, storm)
+    redrive.redrive_jobs()  # alice's job: not this test's business
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=settings.QUEUE_NAMES["stream-failures"])["QueueUrl"]
+    parked_arn = sqs.get_queue_attributes(
+        QueueUrl=sqs.get_queue_url(QueueName=settings.QUEUE_NAMES["parked"])["QueueUrl"],
+        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])[
+        "Attributes"]["RedrivePolicy"])
+    assert (policy["deadLetterTargetArn"], int(policy["maxReceiveCount"])) == (
+        parked_arn, settings.REDRIVE_MAX_RECEIVES)
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": parked_arn, "maxReceiveCount": "2"})})
+
+    assert redrive.redrive_all()["stream-failures"].left == 1
+    assert redrive.redrive_all()["stream-failures"].left == 1
+    assert redrive.redrive_all()["stream-failures"].found == 0  # received twice: SQS parked it
+    assert queue_length("parked") == 1
+
+    storm.on = False
+    parked = redrive.redrive_parked()
+    assert parked["parked stream failures"] == redrive.Counts(found=1, processed=1)
+    assert delivered(world, "bob", bob_tweet)
+    assert queue_length("parked") == 0
+
+
+def test_a_job_moved_back_too_often_is_parked_then_an_operator_brings_it_back(
+        world, pump, make_tweet, dynamodb_hooks, queue_messages):
+    storm = Storm(dynamodb_hooks)
+    alice_tweet, _ = park(world, pump, make_tweet, storm)
+    queue_messages("stream-failures")  # bob's record: not this test's business
+
+    for n in range(settings.JOBS_MAX_REDRIVES):
+        assert redrive.redrive_jobs() == redrive.Counts(found=1, processed=1), n
+        pump.drain()  # fails JOBS_MAX_RECEIVES more times, back on jobs-dlq
+    assert redrive.redrive_jobs() == redrive.Counts(found=1, parked=1)
+    assert queue_length("jobs-dlq") == 0 and queue_length("parked") == 1
+    assert redrive.redrive_all()["jobs-dlq"].found == 0  # the automatic redrive leaves it there
+
+    storm.on = False
+    assert redrive.redrive_parked()["parked jobs"] == redrive.Counts(found=1, processed=1)
+    pump.drain()
+    assert delivered(world, "alice", alice_tweet)
+    for queue in ("jobs-dlq", "jobs", "parked"):
+        assert queue_length(queue) == 0, queue
