@@ -3,11 +3,11 @@ retry finds its own write (a condition now false) and must take it as done.
 Faults are injected at the wire (faults.WireFaults): the request reaches
 moto, and the answer is replaced by a 500."""
 import pytest
-from faults import WireFaults
 from support import celebrity_followees, timeline_entries, user_item
 
 from chalicelib import settings
 from chalicelib.home import celebrities
+from chaos.faults import WireFaults
 
 
 @pytest.mark.parametrize("keyed", [False, True])

@@ -1,9 +1,9 @@
 """AWS SDK retries: one configuration for every client, and what a transient
 fault costs (a retry of one call), faults injected at the wire."""
 import pytest
-from faults import WireFaults, chalicelib_clients
 
 from chalicelib import settings
+from chaos.faults import WireFaults, chalicelib_clients
 
 
 def test_every_client_retries_in_standard_mode_with_the_configured_attempts():
