@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: run test test-fast bench lint infra redrive clean
+.PHONY: run test test-fast bench chaos lint infra redrive clean
 
 $(READY): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ test-fast: $(READY)  ## the edit loop: unit + integration, not slow, not e2e, fe
 bench: $(READY)  ## pull vs push vs hybrid on power-law graphs; BENCH_QUICK=1 for one small graph
 	$(PY) -m bench
 
+chaos: $(READY)  ## faults at the wire, a random workload, then silence: equal to the model? CHAOS_SEEDS, CHAOS_KINDS
+	$(PY) -m chaos
+
 lint: $(READY)  ## ruff, then mypy (configured in pyproject.toml)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py chalicelib devstack bench deploy
+	$(VENV)/bin/mypy app.py chalicelib devstack bench deploy chaos
 
 infra: $(READY)  ## regenerate infra/ and .chalice/ policies from the table models
 	$(PY) -m deploy

@@ -81,6 +81,7 @@ class Result:
     heal_rounds: int = 0
     redriven: int = 0  # messages the redrive processed
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: storm (with set-up), heal, check
     details: list[str] = field(default_factory=list)
 
     @property
@@ -414,8 +415,12 @@ class Run:
             self.calls_by_operation = dict(faults.attempts)
             for again in self.later:  # the clients that gave up come back
                 again()
+            storm_end = time.monotonic()
             self.heal(pump)
+        heal_end = time.monotonic()
         self.check()
+        self.result.phases = {"storm": round(storm_end - started, 1), "heal": round(heal_end - storm_end, 1),
+                              "check": round(time.monotonic() - heal_end, 1)}
         self.result.seconds = round(time.monotonic() - started, 1)
         return self.result
 
@@ -533,6 +538,28 @@ def run(kind: str, seed: int, operations: int = 120, rate: float = 0.3, users: i
     quiet()  # after the app's import, which sets its own levels
     with tuned():
         return Run(kind, seed, operations, rate, users, api).run()
+
+
+def as_dict(kind: str, seed: int, operations: int, rate: float, users: int) -> dict:
+    """`run`, for a worker process of chaos.__main__."""
+    return run(kind, seed, operations, rate, users).as_dict()
+
+
+def start_worker() -> None:
+    """A worker process's own moto and environment, before chalicelib is
+    imported (chaos.__main__)."""
+    import os
+
+    from devstack import stack
+
+    server, endpoint = stack.start_moto()
+    os.environ["CHIRP_STAGE"] = "chaos"
+    stack.configure_environment(endpoint)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _servers.append(server)  # lives as long as the worker
+
+
+_servers: list[Any] = []
 
 
 def quiet() -> None:
