@@ -4,7 +4,8 @@
     CHAOS_SEEDS=1 CHAOS_KINDS=500 make chaos
 
 Each worker process runs its own embedded moto (devstack.stack), so runs go
-in parallel (CHAOS_WORKERS, default: the CPU count, at most 4). Settings:
+in parallel (CHAOS_WORKERS, default: three per CPU, at most 8: a run waits
+on its moto's answers more than it computes). Settings:
 CHAOS_SEEDS (a count, or seeds "1,5,9"), CHAOS_KINDS ("500,mix"),
 CHAOS_OPERATIONS (120), CHAOS_RATE (one fault rate for every kind instead of
 RATES), CHAOS_USERS (8), CHAOS_OUT (chaos/out). Prints the table (markdown)
@@ -45,7 +46,7 @@ def main() -> int:
     operations = int(os.environ.get("CHAOS_OPERATIONS", "120"))
     users = int(os.environ.get("CHAOS_USERS", "8"))
     fixed = os.environ.get("CHAOS_RATE")
-    workers = int(os.environ.get("CHAOS_WORKERS", min(4, os.cpu_count() or 1)))
+    workers = int(os.environ.get("CHAOS_WORKERS", min(8, 3 * (os.cpu_count() or 1))))
     out = Path(os.environ.get("CHAOS_OUT", Path(__file__).parent / "out"))
     runs = [(kind, seed, operations, float(fixed) if fixed else RATES[kind], users)
             for seed in seeds for kind in kinds]
@@ -61,6 +62,8 @@ def main() -> int:
             print(f"[{time.monotonic() - started:6.1f}s] {result['kind']} seed {result['seed']}: "
                   f"{'clean' if result['clean'] else 'NOT CLEAN'} ({result['faults']} faults, "
                   f"{result['seconds']} s)", flush=True)
+            if not result["clean"]:
+                print(report.failures([result]), flush=True)
     order = {(kind, seed): n for n, (kind, seed, *_) in enumerate(runs)}
     results.sort(key=lambda r: (kinds.index(r["kind"]), order[r["kind"], r["seed"]]))
     seconds = round(time.monotonic() - started, 1)

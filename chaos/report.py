@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 COLUMNS: list[tuple[str, str, Callable[[Iterable[int]], int]]] = [  # (heading, result key, combined by)
     ("operations", "operations", sum), ("AWS calls", "calls", sum), ("faults injected", "faults", sum),
     ("client-visible 5xx", "client_5xx", sum), ("gave up (sent after)", "gave_up", sum),
-    ("unexpected answers", "unexpected", sum),
+    ("unexpected answers", "unexpected", sum), ("landed DELETE answered 404 (moto)", "landed_404", sum),
     ("home timelines divergent", "home_divergent", sum),
     ("user timelines divergent", "user_timelines_divergent", sum),
     ("hashtag/notification lists divergent", "lists_divergent", sum),
