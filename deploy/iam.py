@@ -4,6 +4,7 @@ uses (TABLE_ACCESS, FUNCTION_GRANTS), on its own stage's resources only,
 and its own logs. `.chalice/config.json` says which function gets which
 policy file (deploy.project.policy_file).
 """
+from collections.abc import Mapping
 from pathlib import Path
 
 from chalice.app import DynamoDBEventConfig, SQSEventConfig
@@ -73,6 +74,22 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "likes": ("BatchWriteItem", "Query"),
     },
 }
+STREAM_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change")
+
+
+def _merged(*accesses: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, set[str]] = {}
+    for access in accesses:
+        for resource, actions in access.items():
+            merged.setdefault(resource, set()).update(actions)
+    return {resource: tuple(sorted(actions)) for resource, actions in sorted(merged.items())}
+
+
+# The redrive runs the stream handlers' code on re-read records, so it may do
+# what they do; and it reads each record's item as it is now (superseded?).
+REDRIVE_OWN_ACCESS = {"tweets": ("GetItem",), "follows": ("GetItem",), "likes": ("GetItem",)}
+TABLE_ACCESS["redrive_failures"] = _merged(REDRIVE_OWN_ACCESS, *(TABLE_ACCESS[f] for f in STREAM_FUNCTIONS))
+
 TABLE_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
                  "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
                  "dynamodb:UpdateItem")
@@ -88,6 +105,13 @@ QUEUE_READ_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:Receiv
 QUEUE_SEND_ACTIONS = ("sqs:GetQueueUrl", "sqs:SendMessage")
 # Lambda sends a stream's on-failure record to a queue by its ARN.
 ON_FAILURE_ACTIONS = ("sqs:SendMessage",)
+# The redrive re-reads parked stream records itself, by shard and sequence
+# number, from the stream ARN in each failure record.
+REDRIVE_STREAM_ACTIONS = ("dynamodb:GetRecords", "dynamodb:GetShardIterator")
+# ...and takes messages off stream-failures and jobs-dlq, moving jobs back
+# to the jobs queue or parking them; a stream failure that fails again is
+# made visible again at once, for the next run.
+REDRIVE_READ_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage")
 
 
 def _arn(service: str, resource: str) -> str:
@@ -161,6 +185,21 @@ def _send_jobs_grant(stage: str, function: str) -> list[dict]:
              "Resource": [queue_arn("jobs", stage)]}]
 
 
+def _redrive_grant(stage: str, function: str) -> list[dict]:
+    streams = [stream_arn_pattern(source_table(s), stage) for s in event_sources()
+               if isinstance(s, DynamoDBEventConfig)]
+    return [
+        {"Sid": "RereadStreams", "Effect": "Allow", "Action": list(REDRIVE_STREAM_ACTIONS),
+         "Resource": sorted(set(streams))},
+        {"Sid": "RedriveQueues", "Effect": "Allow", "Action": list(REDRIVE_READ_ACTIONS),
+         "Resource": [queue_arn("stream-failures", stage), queue_arn("jobs-dlq", stage)]},
+        {"Sid": "LeaveStreamFailures", "Effect": "Allow", "Action": ["sqs:ChangeMessageVisibility"],
+         "Resource": [queue_arn("stream-failures", stage)]},
+        {"Sid": "ParkJobs", "Effect": "Allow", "Action": list(QUEUE_SEND_ACTIONS),
+         "Resource": [queue_arn("parked", stage)]},
+    ]
+
+
 def _jwt_secret_grant(stage: str, function: str) -> list[dict]:
     name = stage_config(stage, function).environment_variables["JWT_SECRET_PARAMETER"]
     parameter = _arn("ssm", f"parameter{name}")
@@ -192,6 +231,7 @@ GRANTS = {
     "read_stream": _read_stream_grant,  # Lambda reads the handler's stream
     "on_failure": _on_failure_grant,  # Lambda sends what exhausted its retries
     "read_queue": _read_queue_grant,  # Lambda reads the handler's queue
+    "redrive": _redrive_grant,  # chalicelib.events.redrive: re-read streams, move failures
 }
 
 # What each function may do besides writing its logs. A function gets its own
@@ -204,6 +244,7 @@ FUNCTION_GRANTS = {
     "on_follow_change": ("read_stream", "on_failure", "tables", "send_jobs"),
     "on_like_change": ("read_stream", "on_failure", "tables"),
     "on_job": ("read_queue", "tables", "send_jobs"),
+    "redrive_failures": ("redrive", "tables", "send_jobs"),
 }
 
 

@@ -132,7 +132,8 @@ def _leave(queue: str, message: dict) -> None:
 
 def redrive_stream_failures() -> Counts:
     """Re-reads and handles every stream batch described on `stream-failures`."""
-    return _redrive_stream_messages("stream-failures", list(_received(settings.QUEUE_NAMES["stream-failures"])))
+    messages = list(_received(settings.QUEUE_NAMES["stream-failures"]))
+    return _redrive_stream_messages("stream-failures", messages)
 
 
 def _redrive_stream_messages(queue_short: str, messages: list[dict]) -> Counts:
@@ -254,7 +255,7 @@ def _superseded(stream_arn: str, record: dict) -> bool:
     table = _table_name(stream_arn)
     keys = record["dynamodb"]["Keys"]
     names = {f"#k{i}": name for i, name in enumerate(keys)}
-    found = "Item" in tables.connection().client.get_item(
+    found = "Item" in tables.client().get_item(
         TableName=table, Key=keys, ConsistentRead=True,
         ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
     return found if record["eventName"] == "REMOVE" else not found
@@ -280,14 +281,14 @@ def _move_jobs(source: str, messages: list[dict]) -> Counts:
             jobs.sqs().send_message(QueueUrl=jobs.queue_url(target), MessageBody=message["Body"],
                                     MessageAttributes={REDRIVES: {"DataType": "Number",
                                                                   "StringValue": str(redrives + 1)}})
-        except (ClientError, BotoCoreError):
+        except (ClientError, BotoCoreError):  # it is visible again after REDRIVE_VISIBILITY_SECONDS
             logger.exception("could not move job %s to %s", message["MessageId"], target)
-            _leave(dlq, message)
             counts.left += 1
             continue
         _delete(dlq, message)
         if park:
-            logger.error("parked job %s after %d redrives: %s", message["MessageId"], redrives, message["Body"])
+            logger.error("parked job %s after %d redrives: %s", message["MessageId"], redrives,
+                         message["Body"])
             counts.parked += 1
         else:
             counts.processed += 1

@@ -150,3 +150,60 @@ def test_ctrl_c_stops_everything_cleanly():
         raise AssertionError("the server still answers after Ctrl-C")
     except requests.ConnectionError:
         pass
+
+
+def test_the_redrive_command_brings_back_a_parked_record(running_stack):
+    """`make redrive` against the running stack: a tweet's stream record
+    parked on stream-failures (as Lambda describes a batch that ran out of
+    retries) is re-read from the stream and fanned out again."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    base = running_stack.url
+    endpoint = re.search(r"AWS endpoint \([^)]*\): (\S+)", running_stack.output()).group(1)
+    aws = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
+           "aws_secret_access_key": "testing"}
+
+    def signup(handle):
+        reply = requests.post(f"{base}/auth/signup", json={"handle": handle, "password": "e2e-password"},
+                              timeout=30)
+        return {"Authorization": f"Bearer {reply.json()['token']}"}, reply.json()["user"]["id"]
+
+    (author, _), (reader, reader_id) = signup("redrive_author"), signup("redrive_reader")
+    assert requests.post(f"{base}/users/redrive_author/follow", headers=reader, timeout=30).status_code == 200
+    tweet = requests.post(f"{base}/tweets", json={"text": "parked, then redriven"}, headers=author,
+                          timeout=30).json()
+    eventually(lambda: _home(base, reader), lambda page: [t["id"] for t in page["data"]] == [tweet["id"]])
+
+    # As if its fan-out had failed for good: the entry is not there, the batch is described.
+    dynamodb, streams, sqs = (boto3.client(s, **aws) for s in ("dynamodb", "dynamodbstreams", "sqs"))
+    tables = {n.rsplit("-", 1)[-1]: n for n in dynamodb.list_tables()["TableNames"]}
+    dynamodb.delete_item(TableName=tables["timelines"],
+                         Key={"user_id": {"N": reader_id}, "tweet_id": {"N": tweet["id"]}})
+    assert _home(base, reader)["data"] == []
+    arn = dynamodb.describe_table(TableName=tables["tweets"])["Table"]["LatestStreamArn"]
+    def records(shard):
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        return streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+
+    shards = [s["ShardId"] for s in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]]
+    [(shard, record)] = [(shard, r) for shard in shards for r in records(shard)
+                         if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["id"]["N"] == tweet["id"]]
+    number = record["dynamodb"]["SequenceNumber"]
+    failures_queue = tables["tweets"].replace("-tweets", "-stream-failures")
+    failures = sqs.get_queue_url(QueueName=failures_queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=failures, MessageBody=json.dumps({"DDBStreamBatchInfo": {
+        "shardId": shard, "startSequenceNumber": number, "endSequenceNumber": number, "batchSize": 1,
+        "streamArn": arn}}))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "CHIRP_", "PYTEST_"))}
+    done = subprocess.run([sys.executable, "-m", "devstack.redrive"], cwd=ROOT, capture_output=True,
+                          text=True, env={**env, "AWS_ENDPOINT_URL": endpoint}, timeout=120)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "stream-failures: 1 found, 1 processed" in done.stdout, done.stdout
+    assert [t["id"] for t in _home(base, reader)["data"]] == [tweet["id"]]

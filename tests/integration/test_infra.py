@@ -34,6 +34,7 @@ from chalice.local import RouteMatcher
 from chalice.package import TemplateDeepMerger
 
 from chalicelib import settings
+from chalicelib.events import redrive
 from chalicelib.storage import tables
 from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
 from deploy import after_deploy, cloudformation, files, iam, naming, project
@@ -46,7 +47,7 @@ from deploy.tables import create_table_params
 STAGES = project.stages()
 CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
-EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job")
+EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job", "redrive_failures")
 ACCOUNT_ARN = "arn:aws:{service}:eu-west-1:123456789012:{resource}"  # any real region and account
 
 # Every response type API Gateway knows (GatewayResponse.responseType).
@@ -219,7 +220,7 @@ def test_queues_that_nothing_reads_have_alarms():
     resources = cloudformation.tables_template()["Resources"]
     alarms = {r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: r["Properties"]
               for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"JobsDlqQueue", "StreamFailuresQueue"}
+    assert set(alarms) == {"JobsDlqQueue", "StreamFailuresQueue", "ParkedQueue"}
     for alarm in alarms.values():
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
@@ -755,7 +756,55 @@ def _run_every_path(api, recorder) -> None:
     with patched_setting("CASCADE_PAGE_SIZE", 1):
         replies.append(api.delete(f"/tweets/{tagged.json['id']}", token=token["dave"]))
         recorder.pump.drain()
+    # The redrive: a record of each stream parked as Lambda parks it (the
+    # first like's is superseded: the cascade deleted the like), a job on
+    # jobs-dlq moved back, and one moved back too often parked.
+    with recorder.running_as(None):
+        for table, which in (("tweets", -1), ("follows", -1), ("likes", 0)):
+            _park_record(table, which)
+        unreadable = {"DDBStreamBatchInfo": {"shardId": "shardId-1", "startSequenceNumber": "1",
+                                             "endSequenceNumber": "1", "batchSize": 1,
+                                             "streamArn": "arn:aws:dynamodb:us-east-1:000000000000:table/"
+                                                          "no-such-table/stream/2026"}}
+        boto3.client("sqs").send_message(QueueUrl=_queue_url("stream-failures"),
+                                         MessageBody=json.dumps(unreadable))
+        dlq = _queue_url("jobs-dlq")
+        job = json.dumps({"kind": "drop-likes", "tweet_id": int(tagged.json["id"]), "cursor": None})
+        boto3.client("sqs").send_message(QueueUrl=dlq, MessageBody=job)
+        boto3.client("sqs").send_message(QueueUrl=dlq, MessageBody=job, MessageAttributes={
+            redrive.REDRIVES: {"DataType": "Number", "StringValue": str(settings.JOBS_MAX_REDRIVES)}})
+    with recorder.running_as("redrive_failures"):
+        counts = redrive.redrive_all()
+    assert counts["stream-failures"] == redrive.Counts(found=4, processed=3, left=1, superseded=1), counts
+    assert counts["jobs-dlq"] == redrive.Counts(found=2, processed=1, parked=1), counts
+    recorder.pump.drain()
+    with recorder.running_as(None):  # what is left is the test's, not a handler's failure
+        sqs = boto3.client("sqs")
+        for short in ("stream-failures", "parked"):
+            url = _queue_url(short)
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     assert all(r.status < 500 for r in replies), [(r.status, r.body[:200]) for r in replies]
+
+
+def _queue_url(short: str) -> str:
+    return boto3.client("sqs").get_queue_url(QueueName=settings.QUEUE_NAMES[short])["QueueUrl"]
+
+
+def _park_record(table: str, which: int) -> None:
+    """Describes a record of a table's stream (records[which]) on
+    stream-failures, as Lambda does when a batch runs out of retries."""
+    streams = boto3.client("dynamodbstreams")
+    table_name = settings.TABLE_NAMES[table]
+    arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][-1:]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    record = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"][which]
+    number = record["dynamodb"]["SequenceNumber"]
+    body = {"DDBStreamBatchInfo": {"shardId": shard["ShardId"], "startSequenceNumber": number,
+                                   "endSequenceNumber": number, "batchSize": 1, "streamArn": arn}}
+    boto3.client("sqs").send_message(QueueUrl=_queue_url("stream-failures"), MessageBody=json.dumps(body))
 
 
 @contextmanager
@@ -832,7 +881,10 @@ def test_each_functions_policy_allows_exactly_what_it_does(api, function_calls):
                     for action, name in _request_targets(service, operation, params)}
             denied = sorted((a, r) for a, r in used if not _allows(policy, a, r))
             assert denied == [], f"{function} in {stage} needs: {denied}"
-            unused = sorted((a, r) for a, r in _granted(policy)
+            granted = _granted(policy)
+            if function == "redrive_failures":  # may do all the stream handlers do; held to its own part
+                granted -= {g for f in iam.STREAM_FUNCTIONS for g in _granted(iam.policy(stage, f))}
+            unused = sorted((a, r) for a, r in granted
                             if not any(fnmatchcase(u_action, a) and fnmatchcase(u_arn, r)
                                        for u_action, u_arn in used))
             assert unused == [], f"{function} in {stage} is granted but never uses: {unused}"

@@ -622,3 +622,37 @@ def test_a_cancelled_like_while_the_pump_is_busy_loses_no_fan_out(api, make_user
     pump.drain()
     assert [t["id"] for t in api.get("/hashtags/after/tweets").json["data"]] == [later["id"]]
     assert api.get(f"/tweets/{first['id']}").json["counts"]["likes"] == 1
+
+
+def test_scheduled_handlers_run_once_a_rate_in_the_background_and_when_asked():
+    """`@app.schedule(Rate(...))`, as EventBridge runs it: not before one rate
+    has passed, then once per rate; `run_schedules` runs it now (tests)."""
+    import threading
+
+    from chalice import Rate
+
+    app = Chalice(app_name="pump-test")
+    events, ran = [], threading.Event()
+
+    @app.schedule(Rate(5, unit=Rate.MINUTES))
+    def every_five_minutes(event):
+        events.append(event.to_dict())
+        ran.set()
+
+    now = [1000.0]
+    pump = EventPump.for_app(app, clock=lambda: now[0])
+    pump.drain()
+    assert events == []  # drain never runs schedules: tests stay deterministic
+    pump.run_schedules()
+    assert [e["detail-type"] for e in events] == ["Scheduled Event"] and events[0]["source"] == "aws.events"
+
+    pump.start()
+    try:
+        now[0] += 299  # run_schedules started the next rate
+        ran.clear()
+        assert not ran.wait(timeout=1)
+        now[0] += 1
+        assert ran.wait(timeout=60)
+    finally:
+        pump.stop()
+    assert len(events) == 2
