@@ -20,19 +20,32 @@ cache lists); 1 more BatchGetItem when an original there as itself is by
 an author with nothing else on the page (is that author still followed?
 an entry can outlive an unfollow); and, for a retweet whose original is
 not there as itself, 1 Query per distinct original on the page (the
-by-original index). Known gap: a celebrity's retweet older than its
-CELEBRITY_PULL newest tweets is not in the cache, so a newer retweet of
-the same original shows as well.
+by-original index).
+
+A followed celebrity's retweet can also be older than the CELEBRITY_PULL
+newest tweets the cache holds. The cache rules that out for an original
+newer than the oldest tweet it holds (a retweet is newer than its
+original), for a celebrity with fewer tweets than it holds, and for one
+whose retweet of it is listed (one retweet per user and original). For the
+rest of the originals the page would otherwise show through a retweet, the
+(original, celebrity) markers in the retweets table are read, strongly
+consistently: 1 TransactGetItems per 25 (the API's role reads that table
+with GetItem, which is what authorises TransactGetItems; it has no
+BatchGetItem there). Those celebrities' follows are checked in the
+hydration BatchGetItem. Pages that need no marker make no such call.
 """
+import random
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from botocore.exceptions import ClientError
 
 from chalicelib import errors, settings
 from chalicelib.home import entries
 from chalicelib.storage import batches
 from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
-from chalicelib.storage.tables import FollowModel, TimelineModel, TweetModel, UserModel
+from chalicelib.storage.tables import FollowModel, RetweetModel, TimelineModel, TweetModel, UserModel, client
 
 
 class Candidate(NamedTuple):
@@ -155,12 +168,21 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     BatchGetItem as the tweets, the retweets' originals, the reader's own
     entries for those originals and the followed celebrities' retweets of
     them that the pull cache lists (it may list one undone since, which
-    must not keep another retweet from taking its place). Retweets whose
-    original is shown otherwise are skipped (see the module docstring).
+    must not keep another retweet from taking its place). A retweet still
+    to be shown then has its original's markers read for the followed
+    celebrities whose retweet of it the cache cannot rule out (older than
+    what it holds). Retweets whose original is shown otherwise are skipped
+    (see the module docstring).
     """
     originals = sorted({c.original_id for c in candidates if c.original_id is not None})
-    pulled = _celebrity_retweets(celebrities, set(originals))
-    authors = sorted({c.author_id for c in candidates + pulled if c.author_id != reader_id})
+    # The followed celebrities' pull caches (no call while warm): their
+    # retweets of these originals, and what the caches cannot rule out.
+    recent = {c: _celebrity_recent(c) for c in sorted(celebrities)} if originals else {}
+    wanted = set(originals)
+    pulled = [c for celebrity in sorted(recent) for c in recent[celebrity] if c.original_id in wanted]
+    unsure = _uncovered(recent, originals, candidates)
+    authors = sorted({c.author_id for c in candidates + pulled if c.author_id != reader_id}
+                     | {celebrity for _, celebrity in unsure})
     tweets_table, follows_table = TweetModel.Meta.table_name, FollowModel.Meta.table_name
     timelines_table = TimelineModel.Meta.table_name
     found = batches.get(
@@ -200,6 +222,13 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
         entries.remove(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
     pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
     first = _first_retweets(reader_id, {int(o.id) for _, _, o in kept if o is not None}, pulled)
+    # The originals this page would show through a retweet, if no followed
+    # celebrity retweeted them before its pull window: read those markers.
+    showing = {int(original.id) for c, _, original in kept
+               if original is not None and first.get(int(original.id), c.tweet_id) >= c.tweet_id}
+    for (original_id, _), retweet_id in _retweet_markers(
+            [(o, celebrity) for o, celebrity in unsure if o in showing and celebrity in followed]).items():
+        first[original_id] = min(first.get(original_id, retweet_id), retweet_id)
     shown = [(tweet, original) for c, tweet, original in kept
              if original is None or first.get(int(original.id), c.tweet_id) >= c.tweet_id]
     return shown, checked - followed
@@ -215,13 +244,59 @@ def _followed(reader_id: int, authors: set[int]) -> set[int]:
     return {int(f["followee_id"]["N"]) for f in found}
 
 
-def _celebrity_retweets(celebrities: set[int], originals: set[int]) -> list[Candidate]:
-    """The followed celebrities' recent retweets of these originals, from
-    the pull cache (no call while it is warm)."""
-    if not originals:
-        return []
-    return [c for celebrity in sorted(celebrities) for c in _celebrity_recent(celebrity)
-            if c.original_id in originals]
+def _uncovered(recent: dict[int, list[Candidate]], originals: list[int],
+               candidates: list[Candidate]) -> list[tuple[int, int]]:
+    """(original, celebrity) pairs for which the pull cache cannot rule out a
+    retweet older than what it holds: the celebrity has at least
+    CELEBRITY_PULL tweets, the original is older than the oldest of them
+    (so a retweet of it may be older too), and neither the cache nor the
+    page lists that celebrity's retweet of it (one per user and original)."""
+    known = {(c.original_id, c.author_id) for c in candidates if c.original_id is not None}
+    known |= {(c.original_id, c.author_id) for listed in recent.values() for c in listed
+              if c.original_id is not None}
+    return [(o, celebrity) for celebrity, listed in sorted(recent.items())
+            if len(listed) >= settings.CELEBRITY_PULL
+            for o in originals if o < listed[-1].tweet_id and (o, celebrity) not in known]
+
+
+# Items per TransactGetItems: DynamoDB takes 100, but moto (the local
+# stack, the tests) still refuses more than 25.
+_TRANSACT_GET_MAX = 25
+
+
+def _retweet_markers(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """For each (original, user) pair that has a retweet marker, the id of
+    that user's retweet of it: strongly consistent (a marker comes and goes
+    in one transaction with its retweet), 1 TransactGetItems per 25 pairs,
+    none for none."""
+    table = RetweetModel.Meta.table_name
+    found: dict[tuple[int, int], int] = {}
+    for start in range(0, len(pairs), _TRANSACT_GET_MAX):
+        chunk = pairs[start:start + _TRANSACT_GET_MAX]
+        answers = _transact_get([{"Get": {"TableName": table, "ProjectionExpression": "retweet_id",
+                                          "Key": {**batches.number_key("tweet_id", o),
+                                                  **batches.number_key("user_id", user)}}}
+                                 for o, user in chunk])
+        found.update({pair: int(answer["Item"]["retweet_id"]["N"])
+                      for pair, answer in zip(chunk, answers, strict=True) if answer.get("Item")})
+    return found
+
+
+def _transact_get(items: list) -> list:
+    """One TransactGetItems; DynamoDB cancels one that meets a transaction
+    writing the same item (TransactionConflict), which botocore does not
+    retry: retried here, as transactions.transact_write does."""
+    for attempt in range(settings.CONFLICT_RETRIES + 1):
+        try:
+            return client().transact_get_items(TransactItems=items)["Responses"]
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            conflict = any(reason.get("Code") == "TransactionConflict" for reason in reasons)
+            if (exc.response["Error"].get("Code") != "TransactionCanceledException" or not conflict
+                    or attempt == settings.CONFLICT_RETRIES):
+                raise
+        time.sleep(random.uniform(0, settings.CONFLICT_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311
+    raise AssertionError("unreachable")
 
 
 def _first_retweets(reader_id: int, originals: set[int], pulled: list[Candidate]) -> dict[int, int]:

@@ -6,7 +6,8 @@ entry shown for it is the oldest that carries it: the original itself if
 it is in the timeline (materialised, or pulled from a followed celebrity),
 else the oldest retweet of it by the reader or a followee; the other
 retweets stay in the table, skipped, so undoing the shown one lets the next
-take its place. test_timeline_model holds the rule against a model under
+take its place. A followed celebrity's retweet counts even when it is older
+than the pull cache holds (its marker is read). test_timeline_model holds the rule against a model under
 every delivery order; these are the cases by name, and what a page costs.
 """
 import pytest
@@ -304,11 +305,6 @@ def test_an_undone_celebrity_retweet_in_the_pull_cache_does_not_hide_the_next(mo
     assert shown(api, token(users, "dave")) == [(bobs, original["id"])]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a celebrity's retweet older than its CELEBRITY_PULL newest tweets is not in the pull cache, so "
-    "_first_retweets does not know it: both it and a newer retweet of the same original are shown. "
-    "Fix: look up the (original, celebrity) retweet markers the cache cannot rule out, in the "
-    "hydration BatchGetItem; needs dynamodb:BatchGetItem on the retweets table in the API policy."))
 def test_a_celebrity_retweet_older_than_the_pull_window_still_counts_as_the_oldest(monkeypatch, api, users,
                                                                                    star, make_tweet, retweet,
                                                                                    pump):
@@ -322,6 +318,127 @@ def test_a_celebrity_retweet_older_than_the_pull_window_still_counts_as_the_olde
     carried = [item for page in pages(api, token(users, "dave"), 2) for item in page if item[1]]
     assert carried == [(stars, original["id"])]
 
+
+
+def test_a_celebritys_retweet_before_its_pull_window_is_read_from_its_marker(monkeypatch, api, users, star,
+                                                                            make_tweet, retweet, undo,
+                                                                            unfollow, pump):
+    """The cache cannot rule out the star's retweets of originals older than
+    the oldest tweet it holds: a page that would show a newer retweet of one
+    reads the (original, star) markers, in 1 TransactGetItems, and only such
+    a page does. Undone, a marker is gone at once and the newer retweet shows
+    again; an unfollowed star's markers do not count."""
+    monkeypatch.setattr(settings, "CELEBRITY_PULL", 2)
+    dave = token(users, "dave")
+    original, other = (make_tweet(token(users, "alice"), text)["id"] for text in ("old", "older"))
+    stars, stars_other = retweet(star, original), retweet(star, other)
+    newer = [make_tweet(star, f"newer {n}")["id"] for n in range(2)]  # the star's pull window
+    later = make_tweet(token(users, "alice"), "newer than the window's oldest")["id"]
+    bobs, bobs_other, bobs_later = (retweet(token(users, "bob"), t) for t in (original, other, later))
+    pump.drain()
+    window = f"since_id={stars_other}"  # holds bob's retweets, not the star's older ones
+    # The reader, the timeline, the star's tweets in the window and its newest 2
+    # (no cache here), 1 by-original Query per original carried, the hydration.
+    page_read = {"GetItem": 1, "Query": 1 + 1 + 1 + 3, "BatchGetItem": 1}
+    with DynamoDBCalls() as meter:
+        assert shown(api, dave, window) == [(bobs_later, later), (newer[1], None), (newer[0], None)]
+    assert dict(meter.counts) == {**page_read, "TransactGetItems": 1}  # both markers, one call
+    # An original newer than the window's oldest tweet: ruled out by the cache, no marker read.
+    with DynamoDBCalls() as meter:
+        assert shown(api, dave, f"since_id={bobs_other}") == [(bobs_later, later)]
+    assert dict(meter.counts) == {"GetItem": 1, "Query": 1 + 1 + 1 + 1, "BatchGetItem": 1}
+    assert [item for page in pages(api, dave, 2) for item in page if item[1]] == [
+        (bobs_later, later), (stars_other, other), (stars, original)]
+
+    # The star undoes one old retweet: at once, before the stream runs, bob's shows.
+    undo(star, original)
+    with DynamoDBCalls() as meter:
+        assert shown(api, dave, window) == [(bobs_later, later), (bobs, original), (newer[1], None),
+                                            (newer[0], None)]
+    assert dict(meter.counts) == {**page_read, "TransactGetItems": 1}  # read, one of them not found
+    pump.drain()
+    assert [item for page in pages(api, dave, 2) for item in page if item[1]] == [
+        (bobs_later, later), (bobs, original), (stars_other, other)]
+    # Retweeted again, the star's retweet is newer than bob's (and in its window): bob's stays.
+    retweet(star, original)
+    pump.drain()
+    assert [item for page in pages(api, dave, 2) for item in page if item[1]] == [
+        (bobs_later, later), (bobs, original), (stars_other, other)]
+
+    # Unfollowed, before the follows stream runs (the star still on dave's
+    # pull list): its old retweet no longer counts, and no marker is read.
+    unfollow(dave, "star")
+    with DynamoDBCalls() as meter:
+        assert shown(api, dave, window) == [(bobs_later, later), (bobs_other, other), (bobs, original)]
+    assert "TransactGetItems" not in meter.counts
+    pump.drain()
+    assert shown(api, dave) == [(bobs_later, later), (bobs_other, other), (bobs, original)]
+
+
+def test_more_than_100_hydration_keys_and_25_marker_reads_go_in_chunks(monkeypatch, api, users, star,
+                                                                      make_tweet, retweet, pump,
+                                                                      dynamodb_hooks):
+    """Bob retweets 34 originals older than the star's pull window (of 1
+    tweet); the star retweeted 4 of them before it, one on each side of
+    each chunk boundary. The first round of dave's first page holds bob's
+    34 retweets: it hydrates 104 keys (2 BatchGetItem, 100 + 4: DynamoDB's
+    limit) and reads 34 markers, found or not (2 TransactGetItems, 25 + 9:
+    moto's limit, DynamoDB's is 100). The walk shows each original once, as
+    its oldest retweet."""
+    monkeypatch.setattr(settings, "CELEBRITY_PULL", 1)
+    dave = token(users, "dave")
+    originals = [make_tweet(token(users, "alice"), f"original {n}")["id"] for n in range(34)]
+    by_star = {o: retweet(star, o) for o in (originals[0], originals[24], originals[25], originals[33])}
+    window = make_tweet(star, "the pull window")["id"]
+    bobs = {o: retweet(token(users, "bob"), o) for o in originals}
+    pump.drain()
+
+    sizes: dict[str, list[int]] = {"TransactGetItems": [], "BatchGetItem": []}
+    dynamodb_hooks.on("TransactGetItems", lambda body, _: sizes["TransactGetItems"].append(
+        len(body["TransactItems"])))
+    dynamodb_hooks.on("BatchGetItem", lambda body, _: sizes["BatchGetItem"].append(
+        sum(len(request["Keys"]) for request in body["RequestItems"].values())))
+    first = shown(api, dave, "limit=34")
+    # Round 1: 34 retweets + 34 originals, 2 follows (bob, the star), 34 entries. Round 2
+    # (for the 4 skipped) hydrates the star's window and 3 of its retweets: 4 + 3, 1, 3,
+    # and reads no marker (the page lists the star's retweets of those originals).
+    assert sizes == {"BatchGetItem": [100, 4, 11], "TransactGetItems": [25, 9]}
+    dynamodb_hooks.clear()
+
+    expected = sorted([(window, None)] + [(by_star.get(o, bobs[o]), o) for o in originals],
+                      key=lambda item: int(item[0]), reverse=True)
+    assert first == expected[:34]
+    assert [item for page in pages(api, dave, 34) for item in page] == expected
+
+
+def test_a_marker_read_cancelled_by_a_conflicting_transaction_is_retried(monkeypatch, api, users, star,
+                                                                         make_tweet, retweet, pump,
+                                                                         dynamodb_hooks):
+    """DynamoDB cancels a TransactGetItems that meets a transaction writing
+    the same item (the star retweeting or undoing at that moment), and
+    botocore does not retry that: the read path does."""
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setattr(settings, "CELEBRITY_PULL", 1)
+    monkeypatch.setattr(settings, "CONFLICT_BACKOFF_SECONDS", 0.001)
+    original = make_tweet(token(users, "alice"))["id"]
+    stars = retweet(star, original)
+    make_tweet(star, "the pull window")
+    bobs = retweet(token(users, "bob"), original)
+    pump.drain()
+    attempts = []
+
+    def conflict(body, operation):
+        attempts.append(body["TransactItems"])
+        if len(attempts) == 1:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected"},
+                               "CancellationReasons": [{"Code": "TransactionConflict"}]}, operation)
+
+    dynamodb_hooks.on("TransactGetItems", conflict)
+    assert bobs > stars
+    # Bob's retweet is skipped: the star's, older, is found on the second try.
+    assert [o for _, o in shown(api, token(users, "dave"), f"since_id={stars}")] == [None]
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
 
 # --- deleting the original ---------------------------------------------------------
 
