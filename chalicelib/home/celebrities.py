@@ -15,6 +15,35 @@ ordered so that every timeline stays complete throughout:
 While both paths apply, reads merge and de-duplicate by tweet id. Jobs wait
 TRANSITION_DELAY_SECONDS before paging, so follows written just before the
 state changed are visible in the (eventually consistent) followers index.
+
+Jobs are at least once and may run late, so transitions are numbered: the
+update that starts one adds 1 to `celebrity_epoch` (conditional on the
+state and epoch just read), and its jobs carry the number. A page runs only
+while its state and epoch are still the author's, and a promotion's last
+page sets "celebrity" on the same condition. Why every follower F ends
+right, with T the author's latest transition:
+
+- T is never overtaken, so its pages reach F, each after T began. Pages of
+  older transitions stop at their check, except those that passed it before
+  T began and are still running: only they can write to F after T.
+- T a promotion: T's pages add F. A lingering demotion page's removal of F
+  is followed by that page's own read of the state; the removal came after
+  T's add, so the read sees T and puts F back. Only T's own chain ends it,
+  after its earlier pages have added every follower, so a stale page of an
+  older promotion (same "promoting" state, another epoch) cannot set
+  "celebrity" early.
+- T a demotion: fan-out is back on, so F gets the tweets whatever the list
+  says; T's pages backfill F and remove the author. A lingering page (an
+  older promotion's, or a demotion page's put-back that read an older
+  promotion) can leave the author in F's list: F then also pulls an author
+  that is fanned out, merged by tweet id, as `feed.merge` racing a demotion
+  can leave it too. Extra pulls, never missing tweets.
+
+A start taken back because its job could not be sent (`_start`) keeps its
+epoch and restores the state; a lingering demotion page whose read falls in
+that moment does not put its followers back: that window is left open.
+A job without an epoch (sent before transitions were numbered) is checked
+on the state alone, as before.
 """
 from chalicelib import settings
 from chalicelib.accounts import activity, follows
@@ -25,6 +54,7 @@ from chalicelib.tweets import tweets
 
 PROMOTING, CELEBRITY = "promoting", "celebrity"
 PULLED = (PROMOTING, CELEBRITY)  # readers merge these authors' tweets
+START_ATTEMPTS = 3  # reads of the state by one check that lost its move to another's
 
 
 def state_of(author_id: int) -> str | None:
@@ -52,52 +82,72 @@ def check_transition(author_id: int) -> None:
     """Starts a promotion or demotion if the author's follower count has
     crossed the line. The state change is conditional, so concurrent checks
     start one transition."""
-    author = UserModel.get(author_id, consistent_read=True,
-                           attributes_to_get=["id", "followers_count", "celebrity_state"])
-    count, state = int(author.followers_count or 0), author.celebrity_state
-    if state is None and count >= settings.CELEBRITY_THRESHOLD:
-        _start(author_id, "promote", UserModel.celebrity_state.set(PROMOTING),
-               UserModel.celebrity_state.does_not_exist(), undo=UserModel.celebrity_state.remove())
-    elif state == CELEBRITY and count < settings.CELEBRITY_THRESHOLD * settings.CELEBRITY_EXIT_RATIO:
-        _start(author_id, "demote", UserModel.celebrity_state.remove(),
-               UserModel.celebrity_state == CELEBRITY, undo=UserModel.celebrity_state.set(CELEBRITY))
+    for _ in range(START_ATTEMPTS):
+        author = UserModel.get(author_id, consistent_read=True, attributes_to_get=[
+            "id", "followers_count", "celebrity_state", "celebrity_epoch"])
+        count, state = int(author.followers_count or 0), author.celebrity_state
+        if state is None and count >= settings.CELEBRITY_THRESHOLD:
+            kind, move = "promote", UserModel.celebrity_state.set(PROMOTING)
+            condition, undo = UserModel.celebrity_state.does_not_exist(), UserModel.celebrity_state.remove()
+        elif state == CELEBRITY and count < settings.CELEBRITY_THRESHOLD * settings.CELEBRITY_EXIT_RATIO:
+            kind, move = "demote", UserModel.celebrity_state.remove()
+            condition, undo = UserModel.celebrity_state == CELEBRITY, UserModel.celebrity_state.set(CELEBRITY)
+        else:
+            return
+        epoch = None if author.celebrity_epoch is None else int(author.celebrity_epoch)
+        if _start(author_id, kind, move, condition, undo, epoch):
+            return
+        # Someone else moved the state (or the epoch) since the read: look again.
 
 
-def _start(author_id: int, kind: str, move, condition, undo) -> None:
-    """Moves the author's state and sends the job that pages the followers.
+def _start(author_id: int, kind: str, move, condition, undo, epoch: int | None) -> bool:
+    """Moves the author's state, numbering the transition with the next
+    epoch, and sends the job that pages the followers; False if another
+    move came first.
 
-    The move is marked (chalicelib.storage.moves), so one that DynamoDB
-    applied although its answer was lost is still this one's and its job
-    still goes; if the job cannot be sent, the move is taken back and the
-    error raised, so the stream record is retried and starts afresh.
-    Without both, the author could stay "promoting" for good."""
-    marker = UserModel.celebrity_transition
-    mark = moves.move(UserModel, author_id, marker, [move], condition)
+    The update is conditional on the epoch read with the state, so the new
+    number is known without reading it back. The move is marked
+    (chalicelib.storage.moves), so one that DynamoDB applied although its
+    answer was lost is still this one's and its job still goes; if the job
+    cannot be sent, the move is taken back (the state, not the epoch: the
+    number is never reused) and the error raised, so the stream record is
+    retried and starts afresh. Without both, the author could stay
+    "promoting" for good."""
+    marker, number = UserModel.celebrity_transition, UserModel.celebrity_epoch
+    condition &= number.does_not_exist() if epoch is None else number == epoch
+    mark = moves.move(UserModel, author_id, marker, [move, number.add(1)], condition)
     if mark is None:
-        return  # another check moved it first
+        return False
     try:
-        jobs.send(kind, delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id)
+        jobs.send(kind, delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id,
+                  epoch=int(epoch or 0) + 1)
     except Exception:
         moves.undo(UserModel, author_id, marker, mark, [undo])
         raise
+    return True
 
 
 @jobs.handler("promote")
-def promote_page(author_id: int, cursor: int | None = None) -> None:
-    run_transition_page("promote", author_id, cursor)
+def promote_page(author_id: int, cursor: int | None = None, epoch: int | None = None) -> None:
+    run_transition_page("promote", author_id, cursor, epoch)
 
 
 @jobs.handler("demote")
-def demote_page(author_id: int, cursor: int | None = None) -> None:
-    run_transition_page("demote", author_id, cursor)
+def demote_page(author_id: int, cursor: int | None = None, epoch: int | None = None) -> None:
+    run_transition_page("demote", author_id, cursor, epoch)
 
 
-def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
-    """One page of a promotion or demotion. A transition that a later one
-    has overtaken (the state no longer matches) stops: the later one pages
-    through every follower itself."""
-    state = state_of(author_id)
+def run_transition_page(kind: str, author_id: int, cursor: int | None, epoch: int | None = None) -> None:
+    """One page of a promotion or demotion, of transition number `epoch`
+    (None: a job sent before transitions were numbered, checked on the
+    state alone). A transition that a later one has overtaken stops: the
+    later one pages through every follower itself."""
+    author = UserModel.get(author_id, consistent_read=True,
+                           attributes_to_get=["id", "celebrity_state", "celebrity_epoch"])
+    state, current = author.celebrity_state, author.celebrity_epoch
     if (kind == "promote" and state != PROMOTING) or (kind == "demote" and state is not None):
+        return
+    if epoch is not None and (current is None or int(current) != epoch):
         return
     followers, next_cursor = follows.follower_page(author_id, cursor)
     if kind == "promote":
@@ -109,9 +159,19 @@ def run_transition_page(kind: str, author_id: int, cursor: int | None) -> None:
             entries.backfill(follower, recent, author_id)
         for follower in followers:
             remove_followee(follower, author_id)
+        if state_of(author_id) in PULLED:
+            # A newer promotion began after the check above, and its pages
+            # may have added these followers before the removals: put them
+            # back (that promotion finishes the paging itself).
+            for follower in followers:
+                add_followee(follower, author_id)
+            return
     if next_cursor is not None:
-        jobs.send(kind, author_id=author_id, cursor=next_cursor)
+        numbered = {} if epoch is None else {"epoch": epoch}
+        jobs.send(kind, author_id=author_id, cursor=next_cursor, **numbered)
     elif kind == "promote":
-        moves.update_if_exists(UserModel, author_id, [UserModel.celebrity_state.set(CELEBRITY)],
-                          UserModel.celebrity_state == PROMOTING)
+        condition = UserModel.celebrity_state == PROMOTING
+        if epoch is not None:
+            condition &= UserModel.celebrity_epoch == epoch
+        moves.update_if_exists(UserModel, author_id, [UserModel.celebrity_state.set(CELEBRITY)], condition)
         check_transition(author_id)  # unfollows during the promotion were not checked

@@ -52,6 +52,7 @@ class UserModel(Model):
     # As an author: None (fanned out), "promoting" or "celebrity" (pulled at read time).
     celebrity_state = UnicodeAttribute(null=True)
     celebrity_transition = NumberAttribute(null=True)  # an id per state move: whose move landed
+    celebrity_epoch = NumberAttribute(null=True)  # +1 per transition started; its jobs carry it
     # As a reader: followees whose tweets are pulled and merged at read time.
     celebrity_followees = NumberSetAttribute(null=True)
 
