@@ -142,3 +142,24 @@ TREND_BUCKET_MINUTES = 5  # counters are kept per tag per bucket of this many mi
 TREND_SHARDS = 4  # each bucket's counters are spread over this many partitions
 TREND_REFRESH_SECONDS = _int("TREND_REFRESH_SECONDS", 60)  # how stale the trends list may get
 TRENDS_LISTED = 10  # tags in GET /trends
+
+# Ranked home timelines (chalicelib.home.ranking; issue 11). The formula and
+# why each weight has its value are in chalicelib/home/ranking.py's docstring.
+# Read at call time (settings.X) so tests can change them.
+RANKED_WINDOW_HOURS = _int("RANKED_WINDOW_HOURS", 48)  # candidates this recent: more choice, more reads
+RANKED_CANDIDATES = _int("RANKED_CANDIDATES", 200)  # at most this many: more choice, bigger hydration
+RANKED_HALF_LIFE_HOURS = 12.0  # a tweet this old weighs half: shorter favours fresh, longer favours the best
+RANKED_LIKE_WEIGHT = 1.0  # engagement counted per like: the unit (X's ranker: fav 0.5)
+RANKED_RETWEET_WEIGHT = 2.0  # per retweet, 2 likes' worth as in X's ranker (retweet 1.0 vs fav 0.5)
+RANKED_REPLY_WEIGHT = 4.0  # per reply: X gives 27 likes' worth; damped (no signal tells a pile-on)
+RANKED_QUOTE_WEIGHT = 3.0  # per quote, a retweet with something to say: between a retweet and a reply
+RANKED_ENGAGEMENT_WEIGHT = 2.0  # of log(1 + engagement): lift of engaged over unengaged tweets
+RANKED_VIEWER_WEIGHT = 14.0  # of the Wilson bound: how much a good rate per view beats sheer reach
+WILSON_Z = 2.576  # that bound at 99%: higher trusts few views less (1 in 1 bounds 0.13)
+RANKED_AFFINITY_WEIGHT = 2.0  # of log(1 + affinity): how much authors the reader engages with are lifted
+AUTHOR_DIVERSITY_DECAY = 0.5  # each further tweet of an author scaled by this again: lower spreads the top
+RANKED_NEW_HOURS = 2.0  # younger than this says "new": a reason only, the score uses the half-life
+RANKED_POPULAR_WILSON = 0.05  # a Wilson bound this high says "popular with its viewers"...
+RANKED_POPULAR_MIN_VIEWS = 10  # ...given at least this many views, so 1 like in 1 view does not claim it
+RANKED_AFFINITY_REASON = 3.0  # affinity this high says "you often engage with @x" (~3 recent engagements)
+AFFINITY_HALF_LIFE_DAYS = 14.0  # an engagement this old counts half: shorter follows changing tastes
