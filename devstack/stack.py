@@ -6,9 +6,11 @@ Environment first, imports later: chalicelib reads its settings when
 imported, so `configure_environment` must run before `app` is imported.
 """
 import functools
+import json
 import os
 import secrets
 import threading
+import time
 from typing import Any
 
 import boto3
@@ -43,6 +45,7 @@ def start_moto():
 
     _one_request_at_a_time()
     _rollbacks_keep_the_stream()
+    _transactions_are_idempotent()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -120,6 +123,54 @@ def _rollbacks_keep_the_stream() -> None:
 
     transact_write_items.keeps_the_stream = True  # type: ignore[attr-defined]
     setattr(DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010 (patching a method)
+
+
+IDEMPOTENCY_WINDOW_SECONDS = 600  # DynamoDB honours a ClientRequestToken for ten minutes
+
+
+def _transactions_are_idempotent() -> None:
+    """Makes TransactWriteItems honour ClientRequestToken, as DynamoDB does.
+
+    Within ten minutes, a transaction repeated with the same token and the
+    same items succeeds without being applied again; with the same token and
+    other items it fails with IdempotentParameterMismatchException. moto
+    ignores the token, so an SDK retry of a transaction that landed although
+    its answer was lost finds its own conditions false: a DELETE /tweets/{id}
+    that worked would answer 404 locally and not on AWS (found by `make
+    chaos`, write-then-500). Requests are serialised, so no lock is needed.
+    """
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    write = DynamoHandler.transact_write_items
+    if getattr(write, "honours_tokens", False):
+        return
+    applied: dict[tuple[int, str], tuple[str, float]] = {}  # (backend, token) -> (items, when)
+
+    mismatch = "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
+
+    @functools.wraps(write)
+    def transact_write_items(self):
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return write(self)
+        now = time.monotonic()
+        for key in [k for k, (_, when) in applied.items() if now - when > IDEMPOTENCY_WINDOW_SECONDS]:
+            del applied[key]
+        key = (id(self.dynamodb_backend), token)
+        items = json.dumps(self.body["TransactItems"], sort_keys=True)
+        if key in applied:
+            if applied[key][0] != items:
+                raise DynamodbException(mismatch, "Request with the same client token was made with "
+                                                  "different parameters")
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = write(self)
+        applied[key] = (items, now)
+        return result
+
+    transact_write_items.honours_tokens = True  # type: ignore[attr-defined]
+    setattr(DynamoHandler, "transact_write_items", transact_write_items)  # noqa: B010 (patching a method)
 
 
 def dynamodb_client():

@@ -145,8 +145,9 @@ def post_tweet(author: UserModel, new: NewTweet,
 def _landed(tweet: TweetModel) -> TweetModel | None:
     """The stored tweet under `tweet`'s id if it is this very tweet: the
     transaction was applied but its answer lost, and the SDK's retry found
-    its own write (DynamoDB honours the client request token for ten
-    minutes; past that, or on moto, the conditions fail instead)."""
+    its own write. DynamoDB (and the local stack's moto) honours the client
+    request token for ten minutes, so this is for a retry later than that,
+    or a moto without devstack's patch, where the conditions fail instead."""
     try:
         stored = TweetModel.get(int(tweet.id), consistent_read=True)
     except TweetModel.DoesNotExist:
