@@ -231,6 +231,7 @@ class _Batch:
     retries: int = 0
     invocations: int = 0
     function_error: str | None = None
+    given_up: str | None = None  # why, once given up on and its description not sent yet
 
     @property
     def sequence_numbers(self) -> list[str]:
@@ -297,7 +298,11 @@ class _Shard:
         if not self.pending and not self._read():
             return False
         if self.pending:
-            self._attempt(self.pending.popleft())
+            batch = self.pending.popleft()
+            if batch.given_up:
+                self._give_up(batch, batch.given_up)
+            else:
+                self._attempt(batch)
         return True
 
     def _read(self) -> bool:
@@ -437,10 +442,16 @@ class _Shard:
                     policy.maximum_retry_attempts if policy.maximum_retry_attempts >= 0 else "unlimited")
 
     def _give_up(self, batch: _Batch, condition: str) -> None:
+        """Describes the batch on the on-failure queue and moves on; until
+        the description is sent, the batch stays first in line (Lambda, too,
+        does not move a shard on past records it could not park)."""
         numbers = batch.sequence_numbers
-        log.error("%s gave up on %d records %s..%s of %s (%s)", self.stream.function.function_name,
-                  len(numbers), numbers[0], numbers[-1], self.shard_id, condition)
-        self.stream.send_on_failure(self._failure_record(batch, condition))
+        if not batch.given_up:
+            log.error("%s gave up on %d records %s..%s of %s (%s)", self.stream.function.function_name,
+                      len(numbers), numbers[0], numbers[-1], self.shard_id, condition)
+        if not self.stream.send_on_failure(self._failure_record(batch, condition)):
+            batch.given_up = condition
+            self.pending.appendleft(batch)
 
     def _failure_record(self, batch: _Batch, condition: str) -> dict[str, Any]:
         """What Lambda sends an on-failure destination for a stream: a
@@ -596,21 +607,24 @@ class _StreamMapping:
                 return shards
             kwargs["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
 
-    def send_on_failure(self, failure: dict[str, Any]) -> None:
-        """Sends a failure record to the on-failure queue. Without a queue, or
-        if sending fails, the record is logged in full: never dropped silently."""
+    def send_on_failure(self, failure: dict[str, Any]) -> bool:
+        """Sends a failure record to the on-failure queue; False if that
+        failed (the caller tries again). Without a queue the record is logged
+        in full, never dropped silently."""
         body = json.dumps(failure)
         destination = self.function.policy.on_failure_queue
         if destination is None:
             log.error("%s has no on-failure queue; skipping the records: %s", self.function.function_name,
                       body)
-            return
+            return True
         try:
             queue_url = _queue_url(self.clients.sqs, destination)
             self.clients.sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         except AWS_ERRORS as error:
-            log.error("%s could not send to its on-failure queue %s (%s): %s", self.function.function_name,
-                      destination, error, body)
+            log.warning("%s could not send to its on-failure queue %s (%s); trying again: %s",
+                        self.function.function_name, destination, error, body)
+            return False
+        return True
 
 
 def _queue_url(sqs: Any, queue: str) -> str:

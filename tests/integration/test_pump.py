@@ -324,6 +324,31 @@ def test_bisect_isolates_a_poison_record(fail, on_failure_queue):
     assert failure["requestContext"]["approximateInvokeCount"] == sum(5 in b for b in handler.tweet_batches)
 
 
+def test_a_description_that_cannot_be_sent_holds_the_shard_until_it_is(on_failure_queue):
+    """If the on-failure queue cannot be reached, the batch is not dropped:
+    the shard waits, and the description goes once it can (once only)."""
+    from botocore.exceptions import ClientError
+
+    handler = Handler(raise_on(2))
+    pump = pump_for(handler, batch_size=1, maximum_retry_attempts=0, on_failure_queue=ON_FAILURE)
+    [sqs_client] = {id(m.clients.sqs): m.clients.sqs for m in pump._mappings}.values()
+    refusals = [3]
+
+    def refuse(**_):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise ClientError({"Error": {"Code": "InternalFailure", "Message": "injected"}}, "SendMessage")
+
+    sqs_client.meta.events.register("before-call.sqs.SendMessage", refuse)
+    put_tweets(1, 2, 3)
+    pump.drain()
+
+    assert refusals == [0]
+    [failure] = on_failure_queue()
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert [t for batch in handler.tweet_batches for t in batch] == [1, 2, 3]  # 3 only after 2 was parked
+
+
 def test_exhausted_retries_go_to_the_on_failure_queue_and_the_shard_moves_on(on_failure_queue):
     handler = Handler(raise_on(2))
     pump = pump_for(handler, batch_size=3, maximum_retry_attempts=2, bisect_batch_on_function_error=False,
