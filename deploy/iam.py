@@ -35,7 +35,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "idempotency": ("GetItem", "PutItem"),
         "timelines": ("BatchGetItem", "BatchWriteItem", "Query"),  # home pages; dropping stale entries
         "timelines/by-original": ("Query",),  # which retweet of an original a home page shows
-        "retweets": ("DeleteItem", "GetItem", "PutItem"),
+        "retweets": ("BatchGetItem", "DeleteItem", "GetItem", "PutItem"),  # BatchGetItem: home pages' markers
         "likes": ("DeleteItem", "PutItem"),
         "hashtags": ("Query",),
         "trends": ("GetItem", "PutItem", "Query"),  # the top list, recomputed from the counters

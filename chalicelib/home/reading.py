@@ -26,26 +26,30 @@ A followed celebrity's retweet can also be older than the CELEBRITY_PULL
 newest tweets the cache holds. The cache rules that out for an original
 newer than the oldest tweet it holds (a retweet is newer than its
 original), for a celebrity with fewer tweets than it holds, and for one
-whose retweet of it is listed (one retweet per user and original). For the
-rest of the originals the page would otherwise show through a retweet, the
-(original, celebrity) markers in the retweets table are read, strongly
-consistently: 1 TransactGetItems per 25 (the API's role reads that table
-with GetItem, which is what authorises TransactGetItems; it has no
-BatchGetItem there). Those celebrities' follows are checked in the
-hydration BatchGetItem. Pages that need no marker make no such call.
+whose retweet of it is listed (one retweet per user and original). The
+rest of the (original, celebrity) pairs are known from the caches and the
+candidates before anything is read, so their markers in the retweets
+table are keys in the same hydration BatchGetItem: no extra call unless
+they take it past a multiple of 100 keys. That reads some markers a page
+turns out not to need (an original shown as itself, an older retweet on
+the page), at 1 read unit each. They are read strongly consistently
+(ConsistentRead on that table alone; the tweets stay eventually
+consistent): a marker and its retweet go in one transaction, and a marker
+still seen after an undo would hide the next retweet of the original with
+nothing shown for it. A marker just written would not need it (its
+retweet's id is newer than the retweets already on the page, so it does
+not win); a marker just deleted does. Those celebrities' follows are checked in the same
+call. Pages with no such pair read no marker.
 """
-import random
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
-
-from botocore.exceptions import ClientError
 
 from chalicelib import errors, settings
 from chalicelib.home import entries
 from chalicelib.storage import batches
 from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
-from chalicelib.storage.tables import FollowModel, RetweetModel, TimelineModel, TweetModel, UserModel, client
+from chalicelib.storage.tables import FollowModel, RetweetModel, TimelineModel, TweetModel, UserModel
 
 
 class Candidate(NamedTuple):
@@ -168,11 +172,11 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     BatchGetItem as the tweets, the retweets' originals, the reader's own
     entries for those originals and the followed celebrities' retweets of
     them that the pull cache lists (it may list one undone since, which
-    must not keep another retweet from taking its place). A retweet still
-    to be shown then has its original's markers read for the followed
-    celebrities whose retweet of it the cache cannot rule out (older than
-    what it holds). Retweets whose original is shown otherwise are skipped
-    (see the module docstring).
+    must not keep another retweet from taking its place), and the retweet
+    markers of the followed celebrities whose retweet of an original the
+    cache cannot rule out (older than what it holds), strongly consistent
+    as well. Retweets whose original is shown otherwise are skipped (see
+    the module docstring).
     """
     originals = sorted({c.original_id for c in candidates if c.original_id is not None})
     # The followed celebrities' pull caches (no call while warm): their
@@ -184,19 +188,23 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     authors = sorted({c.author_id for c in candidates + pulled if c.author_id != reader_id}
                      | {celebrity for _, celebrity in unsure})
     tweets_table, follows_table = TweetModel.Meta.table_name, FollowModel.Meta.table_name
-    timelines_table = TimelineModel.Meta.table_name
+    timelines_table, retweets_table = TimelineModel.Meta.table_name, RetweetModel.Meta.table_name
     found = batches.get(
         {tweets_table: [batches.number_key("id", t) for t in
                         sorted({c.tweet_id for c in candidates + pulled} | set(originals))],
          follows_table: [{**batches.number_key("follower_id", reader_id),
                           **batches.number_key("followee_id", a)} for a in authors],
          timelines_table: [{**batches.number_key("user_id", reader_id),
-                            **batches.number_key("tweet_id", o)} for o in originals]},
-        projections={timelines_table: "tweet_id"},
-        consistent={follows_table})
+                            **batches.number_key("tweet_id", o)} for o in originals],
+         retweets_table: [{**batches.number_key("tweet_id", o), **batches.number_key("user_id", celebrity)}
+                          for o, celebrity in unsure]},
+        projections={timelines_table: "tweet_id", retweets_table: "tweet_id, user_id, retweet_id"},
+        consistent={follows_table, retweets_table})
     tweets = {int(t.id): t for t in map(TweetModel.from_raw_data, found[tweets_table])}
     followed = {int(f["followee_id"]["N"]) for f in found[follows_table]}
     entered = {int(e["tweet_id"]["N"]) for e in found[timelines_table]}
+    markers = [(int(m["tweet_id"]["N"]), int(m["user_id"]["N"]), int(m["retweet_id"]["N"]))
+               for m in found[retweets_table]]
     # Originals there as themselves: their entry is there, or their author
     # is a pulled celebrity, and (as either can outlive an unfollow) the
     # reader follows their author: checked above if the author is on the
@@ -222,13 +230,10 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
         entries.remove(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
     pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
     first = _first_retweets(reader_id, {int(o.id) for _, _, o in kept if o is not None}, pulled)
-    # The originals this page would show through a retweet, if no followed
-    # celebrity retweeted them before its pull window: read those markers.
-    showing = {int(original.id) for c, _, original in kept
-               if original is not None and first.get(int(original.id), c.tweet_id) >= c.tweet_id}
-    for (original_id, _), retweet_id in _retweet_markers(
-            [(o, celebrity) for o, celebrity in unsure if o in showing and celebrity in followed]).items():
-        first[original_id] = min(first.get(original_id, retweet_id), retweet_id)
+    # A followed celebrity's retweet from before its pull window, by marker.
+    for original_id, celebrity, retweet_id in markers:
+        if celebrity in followed:
+            first[original_id] = min(first.get(original_id, retweet_id), retweet_id)
     shown = [(tweet, original) for c, tweet, original in kept
              if original is None or first.get(int(original.id), c.tweet_id) >= c.tweet_id]
     return shown, checked - followed
@@ -257,46 +262,6 @@ def _uncovered(recent: dict[int, list[Candidate]], originals: list[int],
     return [(o, celebrity) for celebrity, listed in sorted(recent.items())
             if len(listed) >= settings.CELEBRITY_PULL
             for o in originals if o < listed[-1].tweet_id and (o, celebrity) not in known]
-
-
-# Items per TransactGetItems: DynamoDB takes 100, but moto (the local
-# stack, the tests) still refuses more than 25.
-_TRANSACT_GET_MAX = 25
-
-
-def _retweet_markers(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """For each (original, user) pair that has a retweet marker, the id of
-    that user's retweet of it: strongly consistent (a marker comes and goes
-    in one transaction with its retweet), 1 TransactGetItems per 25 pairs,
-    none for none."""
-    table = RetweetModel.Meta.table_name
-    found: dict[tuple[int, int], int] = {}
-    for start in range(0, len(pairs), _TRANSACT_GET_MAX):
-        chunk = pairs[start:start + _TRANSACT_GET_MAX]
-        answers = _transact_get([{"Get": {"TableName": table, "ProjectionExpression": "retweet_id",
-                                          "Key": {**batches.number_key("tweet_id", o),
-                                                  **batches.number_key("user_id", user)}}}
-                                 for o, user in chunk])
-        found.update({pair: int(answer["Item"]["retweet_id"]["N"])
-                      for pair, answer in zip(chunk, answers, strict=True) if answer.get("Item")})
-    return found
-
-
-def _transact_get(items: list) -> list:
-    """One TransactGetItems; DynamoDB cancels one that meets a transaction
-    writing the same item (TransactionConflict), which botocore does not
-    retry: retried here, as transactions.transact_write does."""
-    for attempt in range(settings.CONFLICT_RETRIES + 1):
-        try:
-            return client().transact_get_items(TransactItems=items)["Responses"]
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            conflict = any(reason.get("Code") == "TransactionConflict" for reason in reasons)
-            if (exc.response["Error"].get("Code") != "TransactionCanceledException" or not conflict
-                    or attempt == settings.CONFLICT_RETRIES):
-                raise
-        time.sleep(random.uniform(0, settings.CONFLICT_BACKOFF_SECONDS * 2 ** attempt))  # noqa: S311
-    raise AssertionError("unreachable")
 
 
 def _first_retweets(reader_id: int, originals: set[int], pulled: list[Candidate]) -> dict[int, int]:

@@ -320,14 +320,30 @@ def test_a_celebrity_retweet_older_than_the_pull_window_still_counts_as_the_olde
 
 
 
+
+@pytest.fixture
+def marker_reads(dynamodb_hooks):
+    """Per BatchGetItem, what it asks the retweets table for: (keys,
+    ConsistentRead), or None if it asks nothing there."""
+    table, reads = settings.TABLE_NAMES["retweets"], []
+
+    def record(body, _):
+        request = body["RequestItems"].get(table)
+        reads.append(request and (len(request["Keys"]), request.get("ConsistentRead", False)))
+
+    dynamodb_hooks.on("BatchGetItem", record)
+    return reads
+
+
 def test_a_celebritys_retweet_before_its_pull_window_is_read_from_its_marker(monkeypatch, api, users, star,
                                                                             make_tweet, retweet, undo,
-                                                                            unfollow, pump):
+                                                                            unfollow, pump, marker_reads):
     """The cache cannot rule out the star's retweets of originals older than
-    the oldest tweet it holds: a page that would show a newer retweet of one
-    reads the (original, star) markers, in 1 TransactGetItems, and only such
-    a page does. Undone, a marker is gone at once and the newer retweet shows
-    again; an unfollowed star's markers do not count."""
+    the oldest tweet it holds: a page holding a retweet of one reads the
+    (original, star) markers as keys in its hydration BatchGetItem, strongly
+    consistently, at no extra call; a page the cache rules out reads none.
+    Undone, a marker is gone at once and the newer retweet shows again; an
+    unfollowed star's markers do not count."""
     monkeypatch.setattr(settings, "CELEBRITY_PULL", 2)
     dave = token(users, "dave")
     original, other = (make_tweet(token(users, "alice"), text)["id"] for text in ("old", "older"))
@@ -340,22 +356,28 @@ def test_a_celebritys_retweet_before_its_pull_window_is_read_from_its_marker(mon
     # The reader, the timeline, the star's tweets in the window and its newest 2
     # (no cache here), 1 by-original Query per original carried, the hydration.
     page_read = {"GetItem": 1, "Query": 1 + 1 + 1 + 3, "BatchGetItem": 1}
+    marker_reads.clear()  # the setup's
     with DynamoDBCalls() as meter:
         assert shown(api, dave, window) == [(bobs_later, later), (newer[1], None), (newer[0], None)]
-    assert dict(meter.counts) == {**page_read, "TransactGetItems": 1}  # both markers, one call
+    assert dict(meter.counts) == page_read  # the two markers ride in the hydration call
+    assert marker_reads == [(2, True)]
     # An original newer than the window's oldest tweet: ruled out by the cache, no marker read.
+    marker_reads.clear()
     with DynamoDBCalls() as meter:
         assert shown(api, dave, f"since_id={bobs_other}") == [(bobs_later, later)]
     assert dict(meter.counts) == {"GetItem": 1, "Query": 1 + 1 + 1 + 1, "BatchGetItem": 1}
+    assert marker_reads == [None]
     assert [item for page in pages(api, dave, 2) for item in page if item[1]] == [
         (bobs_later, later), (stars_other, other), (stars, original)]
 
     # The star undoes one old retweet: at once, before the stream runs, bob's shows.
     undo(star, original)
+    marker_reads.clear()
     with DynamoDBCalls() as meter:
         assert shown(api, dave, window) == [(bobs_later, later), (bobs, original), (newer[1], None),
                                             (newer[0], None)]
-    assert dict(meter.counts) == {**page_read, "TransactGetItems": 1}  # read, one of them not found
+    assert dict(meter.counts) == page_read
+    assert marker_reads == [(2, True)]  # read, one of them not found
     pump.drain()
     assert [item for page in pages(api, dave, 2) for item in page if item[1]] == [
         (bobs_later, later), (bobs, original), (stars_other, other)]
@@ -366,79 +388,92 @@ def test_a_celebritys_retweet_before_its_pull_window_is_read_from_its_marker(mon
         (bobs_later, later), (bobs, original), (stars_other, other)]
 
     # Unfollowed, before the follows stream runs (the star still on dave's
-    # pull list): its old retweet no longer counts, and no marker is read.
+    # pull list): its marker of `other` is still read, in the same call (its
+    # retweet of `original` is in its window now), and no longer counts.
     unfollow(dave, "star")
+    marker_reads.clear()
     with DynamoDBCalls() as meter:
         assert shown(api, dave, window) == [(bobs_later, later), (bobs_other, other), (bobs, original)]
-    assert "TransactGetItems" not in meter.counts
+    assert meter.counts["BatchGetItem"] == 1 and marker_reads == [(1, True)]
     pump.drain()
     assert shown(api, dave) == [(bobs_later, later), (bobs_other, other), (bobs, original)]
 
 
-def test_more_than_100_hydration_keys_and_25_marker_reads_go_in_chunks(monkeypatch, api, users, star,
-                                                                      make_tweet, retweet, pump,
-                                                                      dynamodb_hooks):
-    """Bob retweets 34 originals older than the star's pull window (of 1
-    tweet); the star retweeted 4 of them before it, one on each side of
-    each chunk boundary. The first round of dave's first page holds bob's
-    34 retweets: it hydrates 104 keys (2 BatchGetItem, 100 + 4: DynamoDB's
-    limit) and reads 34 markers, found or not (2 TransactGetItems, 25 + 9:
-    moto's limit, DynamoDB's is 100). The walk shows each original once, as
-    its oldest retweet."""
+def test_hydration_keys_and_markers_past_100_go_in_chunks_of_100(monkeypatch, api, users, star, make_tweet,
+                                                                 retweet, pump, dynamodb_hooks):
+    """Bob retweets 25 originals older than the star's pull window (of 1
+    tweet); the star retweeted 4 of them before it. The first round of
+    dave's first page holds bob's 25 retweets: 25 retweets + 25 originals,
+    2 follows (bob, the star), 25 entries and 25 markers, found or not: 102
+    keys, 2 BatchGetItem (100 + 2: DynamoDB's limit), the markers split 23
+    + 2, each part strongly consistent. The star's retweets are of the
+    first and last original and one on each side of the split. The walk
+    shows each original once, as its oldest retweet."""
     monkeypatch.setattr(settings, "CELEBRITY_PULL", 1)
     dave = token(users, "dave")
-    originals = [make_tweet(token(users, "alice"), f"original {n}")["id"] for n in range(34)]
-    by_star = {o: retweet(star, o) for o in (originals[0], originals[24], originals[25], originals[33])}
+    originals = [make_tweet(token(users, "alice"), f"original {n}")["id"] for n in range(25)]
+    by_star = {o: retweet(star, o) for o in (originals[0], originals[22], originals[23], originals[24])}
     window = make_tweet(star, "the pull window")["id"]
     bobs = {o: retweet(token(users, "bob"), o) for o in originals}
     pump.drain()
 
-    sizes: dict[str, list[int]] = {"TransactGetItems": [], "BatchGetItem": []}
-    dynamodb_hooks.on("TransactGetItems", lambda body, _: sizes["TransactGetItems"].append(
-        len(body["TransactItems"])))
-    dynamodb_hooks.on("BatchGetItem", lambda body, _: sizes["BatchGetItem"].append(
-        sum(len(request["Keys"]) for request in body["RequestItems"].values())))
-    first = shown(api, dave, "limit=34")
-    # Round 1: 34 retweets + 34 originals, 2 follows (bob, the star), 34 entries. Round 2
-    # (for the 4 skipped) hydrates the star's window and 3 of its retweets: 4 + 3, 1, 3,
-    # and reads no marker (the page lists the star's retweets of those originals).
-    assert sizes == {"BatchGetItem": [100, 4, 11], "TransactGetItems": [25, 9]}
+    table, sizes, markers = settings.TABLE_NAMES["retweets"], [], []
+
+    def record(body, _):
+        sizes.append(sum(len(request["Keys"]) for request in body["RequestItems"].values()))
+        request = body["RequestItems"].get(table)
+        markers.append(request and ([int(k["tweet_id"]["N"]) for k in request["Keys"]],
+                                    request.get("ConsistentRead", False)))
+
+    dynamodb_hooks.on("BatchGetItem", record)
+    first = shown(api, dave, "limit=25")
+    # Round 2 (for the 4 skipped) hydrates the star's window and 3 of its retweets:
+    # 4 + 3, 1, 3, and reads no marker (the page lists the star's retweets of those originals).
+    assert sizes == [100, 2, 11]
+    ids = [int(o) for o in originals]
+    assert markers == [(ids[:23], True), (ids[23:], True), None]
     dynamodb_hooks.clear()
 
     expected = sorted([(window, None)] + [(by_star.get(o, bobs[o]), o) for o in originals],
                       key=lambda item: int(item[0]), reverse=True)
-    assert first == expected[:34]
-    assert [item for page in pages(api, dave, 34) for item in page] == expected
+    assert first == expected[:25]
+    assert [item for page in pages(api, dave, 25) for item in page] == expected
 
 
-def test_a_marker_read_cancelled_by_a_conflicting_transaction_is_retried(monkeypatch, api, users, star,
-                                                                         make_tweet, retweet, pump,
-                                                                         dynamodb_hooks):
-    """DynamoDB cancels a TransactGetItems that meets a transaction writing
-    the same item (the star retweeting or undoing at that moment), and
-    botocore does not retry that: the read path does."""
-    from botocore.exceptions import ClientError
+def test_markers_left_unprocessed_are_read_again_strongly_consistently(monkeypatch, api, users, star,
+                                                                       make_tweet, retweet, pump,
+                                                                       dynamodb_hooks):
+    """DynamoDB may leave part of a BatchGetItem unprocessed; it hands the
+    keys back with their table's ConsistentRead and projection, and
+    chalicelib.storage.batches asks again with them. (A BatchGetItem is not
+    cancelled by a transaction writing a marker, as TransactGetItems is: it
+    reads each item as last committed.)"""
+    import boto3
 
     monkeypatch.setattr(settings, "CELEBRITY_PULL", 1)
-    monkeypatch.setattr(settings, "CONFLICT_BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(settings, "BATCH_BACKOFF_SECONDS", 0)
     original = make_tweet(token(users, "alice"))["id"]
     stars = retweet(star, original)
     make_tweet(star, "the pull window")
     bobs = retweet(token(users, "bob"), original)
     pump.drain()
-    attempts = []
+    table, requests = settings.TABLE_NAMES["retweets"], []
 
-    def conflict(body, operation):
-        attempts.append(body["TransactItems"])
-        if len(attempts) == 1:
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected"},
-                               "CancellationReasons": [{"Code": "TransactionConflict"}]}, operation)
+    def leave_the_markers(body, _):
+        requests.append(body["RequestItems"])
+        if len(requests) > 1 or table not in body["RequestItems"]:
+            return None
+        rest = {name: request for name, request in body["RequestItems"].items() if name != table}
+        answered = boto3.client("dynamodb").batch_get_item(RequestItems=rest)["Responses"]
+        return dynamodb_hooks.respond({"Responses": answered,
+                                       "UnprocessedKeys": {table: body["RequestItems"][table]}})
 
-    dynamodb_hooks.on("TransactGetItems", conflict)
+    dynamodb_hooks.on("BatchGetItem", leave_the_markers)
     assert bobs > stars
     # Bob's retweet is skipped: the star's, older, is found on the second try.
     assert [o for _, o in shown(api, token(users, "dave"), f"since_id={stars}")] == [None]
-    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert len(requests) == 2 and requests[1] == {table: requests[0][table]}
+    assert requests[1][table]["ConsistentRead"] is True
 
 # --- deleting the original ---------------------------------------------------------
 

@@ -626,7 +626,8 @@ def function_calls(fresh_tables, monkeypatch):
     pump (for the real app's handlers, with the stack's mapping policies)
     and a request log come with it. Settings are shrunk so that every path
     runs with a handful of users: fan-out pages of one follower, a
-    celebrity threshold of 4, a trim on every delivery."""
+    celebrity threshold of 4, a trim on every delivery, a pull cache of a
+    celebrity's newest tweet (so a home page reads retweet markers)."""
     from app import app
     from chalicelib.home import reading
     from chalicelib.storage import jobs
@@ -635,7 +636,8 @@ def function_calls(fresh_tables, monkeypatch):
 
     ensure_queues(boto3.client("sqs"))
     for name, value in {"FANOUT_PAGE_SIZE": 1, "CELEBRITY_THRESHOLD": 4, "TRANSITION_DELAY_SECONDS": 0,
-                        "TRIM_EVERY": 1, "TIMELINE_MAX": 2, "CELEBRITY_CACHE_SECONDS": 0}.items():
+                        "TRIM_EVERY": 1, "TIMELINE_MAX": 2, "CELEBRITY_CACHE_SECONDS": 0,
+                        "CELEBRITY_PULL": 1}.items():
         monkeypatch.setattr(settings, name, value)
     monkeypatch.setattr(reading, "_celebrity_cache", {})
 
@@ -673,7 +675,8 @@ class LoggedApi:
 def _run_every_path(api, recorder) -> None:
     """Every route, and every event handler's paths: fan-out in pages,
     celebrity promotion and demotion, backfill, unfollow removal, tweet
-    retraction, stale entries dropped on read, a returning user's rebuild."""
+    retraction, stale entries dropped on read, a returning user's rebuild,
+    a home page reading a celebrity's retweet markers."""
     from chalicelib.accounts import activity
     from chalicelib.storage.tables import UserModel
 
@@ -708,9 +711,19 @@ def _run_every_path(api, recorder) -> None:
     replies += [api.post("/users/bob/follow", token=token[h]) for h in ("carol", "dave", "erin")]
     replies += [api.get("/users/alice/followers"), api.get("/users/erin/following")]
     recorder.pump.drain()
-    replies += [api.post("/tweets", {"text": "pulled at read time"}, token=token["alice"]),
-                api.post("/tweets", {"text": "fanned out"}, token=token["bob"])]
+    # Alice retweets her first tweet, then tweets past it; Bob retweets it
+    # too. Carol's page above Alice's retweet shows Bob's, of an original
+    # older than Alice's pull window (CELEBRITY_PULL 1): it reads the
+    # (original, Alice) marker in its hydration BatchGetItem, and Alice's
+    # retweet, older, keeps Bob's off the page.
+    stars = api.post(f"/tweets/{first.json['id']}/retweet", token=token["alice"])
+    replies += [stars, api.post("/tweets", {"text": "pulled at read time"}, token=token["alice"]),
+                api.post("/tweets", {"text": "fanned out"}, token=token["bob"]),
+                api.post(f"/tweets/{first.json['id']}/retweet", token=token["bob"])]
     recorder.pump.drain()
+    above = api.get(f"/timelines/home?since_id={stars.json['id']}", token=token["carol"])
+    assert [t["text"] for t in above.json["data"]] == ["fanned out", "pulled at read time"], above.json
+    replies.append(above)
     replies += [api.get("/timelines/home", token=token["carol"]),
                 api.delete(f"/tweets/{first.json['id']}", token=token["alice"])]
     old = api.post("/tweets", {"text": "to be deleted"}, token=token["bob"])
@@ -823,9 +836,9 @@ def _request_targets(service: str, operation: str, params: dict) -> list[tuple[s
     if service == "sqs":
         queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[-1]
         return [(f"sqs:{operation}", queue)]
-    if operation == "TransactWriteItems":
+    if operation in ("TransactWriteItems", "TransactGetItems"):
         kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                 "ConditionCheck": "ConditionCheckItem"}
+                 "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
         return [(f"dynamodb:{kinds[kind]}", body["TableName"])
                 for item in params["TransactItems"] for kind, body in item.items()]
     if operation in ("BatchGetItem", "BatchWriteItem"):
