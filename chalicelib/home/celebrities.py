@@ -39,9 +39,23 @@ right, with T the author's latest transition:
   that is fanned out, merged by tweet id, as `feed.merge` racing a demotion
   can leave it too. Extra pulls, never missing tweets.
 
-A start taken back because its job could not be sent (`_start`) keeps its
-epoch and restores the state; a lingering demotion page whose read falls in
-that moment does not put its followers back: that window is left open.
+T's pages reach F only if T's first job goes out, and whatever fails after
+T's move has landed (the send; the read of the move's own marker after it
+landed behind a 500) can lose it. So once that job is sent, its epoch is
+recorded on the author (`celebrity_job_epoch`; the move that starts T sets
+it to T's predecessor's, "not yet"), and any check or stale page that finds
+the current transition without its job sends it again (`_send_if_lost`):
+the record that raised is retried, so its check comes back. The state is
+never taken back: a move stands once landed. Two chains of one epoch (two
+checks resending at once, or one resending between another's send and its
+record) page the same followers; each page is idempotent and the state
+check stops the slower chain once the faster has ended, so a duplicate
+costs work, never correctness. Normal follows during a transition find its
+job recorded and send nothing. Authors whose transition began before job
+epochs were recorded have none: a promotion still under way is sent once
+more (a duplicate chain at worst), a demotion is taken as done (which it
+almost always is).
+
 A job without an epoch (sent before transitions were numbered) is checked
 on the state alone, as before.
 """
@@ -80,27 +94,30 @@ def remove_followee(reader_id: int, author_id: int) -> None:
 
 def check_transition(author_id: int) -> None:
     """Starts a promotion or demotion if the author's follower count has
-    crossed the line. The state change is conditional, so concurrent checks
+    crossed the line, or sends again the job of one under way whose job
+    never went out. The state change is conditional, so concurrent checks
     start one transition."""
-    for _ in range(START_ATTEMPTS):
+    for attempt in range(START_ATTEMPTS):
         author = UserModel.get(author_id, consistent_read=True, attributes_to_get=[
-            "id", "followers_count", "celebrity_state", "celebrity_epoch"])
+            "id", "followers_count", "celebrity_state", "celebrity_epoch", "celebrity_job_epoch"])
         count, state = int(author.followers_count or 0), author.celebrity_state
+        epoch = None if author.celebrity_epoch is None else int(author.celebrity_epoch)
         if state is None and count >= settings.CELEBRITY_THRESHOLD:
             kind, move = "promote", UserModel.celebrity_state.set(PROMOTING)
-            condition, undo = UserModel.celebrity_state.does_not_exist(), UserModel.celebrity_state.remove()
+            condition = UserModel.celebrity_state.does_not_exist()
         elif state == CELEBRITY and count < settings.CELEBRITY_THRESHOLD * settings.CELEBRITY_EXIT_RATIO:
             kind, move = "demote", UserModel.celebrity_state.remove()
-            condition, undo = UserModel.celebrity_state == CELEBRITY, UserModel.celebrity_state.set(CELEBRITY)
+            condition = UserModel.celebrity_state == CELEBRITY
         else:
+            if attempt == 0:  # later attempts read another check's move: its job is that check's to send
+                _send_if_lost(author_id, state, epoch, author.celebrity_job_epoch)
             return
-        epoch = None if author.celebrity_epoch is None else int(author.celebrity_epoch)
-        if _start(author_id, kind, move, condition, undo, epoch):
+        if _start(author_id, kind, move, condition, epoch):
             return
         # Someone else moved the state (or the epoch) since the read: look again.
 
 
-def _start(author_id: int, kind: str, move, condition, undo, epoch: int | None) -> bool:
+def _start(author_id: int, kind: str, move, condition, epoch: int | None) -> bool:
     """Moves the author's state, numbering the transition with the next
     epoch, and sends the job that pages the followers; False if another
     move came first.
@@ -108,23 +125,54 @@ def _start(author_id: int, kind: str, move, condition, undo, epoch: int | None) 
     The update is conditional on the epoch read with the state, so the new
     number is known without reading it back. The move is marked
     (chalicelib.storage.moves), so one that DynamoDB applied although its
-    answer was lost is still this one's and its job still goes; if the job
-    cannot be sent, the move is taken back (the state, not the epoch: the
-    number is never reused) and the error raised, so the stream record is
-    retried and starts afresh. Without both, the author could stay
-    "promoting" for good."""
+    answer was lost is still this one's and its job goes now. If anything
+    raises between the move and the recorded send, the move stands: the
+    stream record is retried and its check finds the transition's job
+    missing (`_send_if_lost`)."""
     marker, number = UserModel.celebrity_transition, UserModel.celebrity_epoch
     condition &= number.does_not_exist() if epoch is None else number == epoch
-    mark = moves.move(UserModel, author_id, marker, [move, number.add(1)], condition)
-    if mark is None:
+    before = int(epoch or 0)
+    actions = [move, number.add(1), UserModel.celebrity_job_epoch.set(before)]  # the new one's job: not yet
+    if moves.move(UserModel, author_id, marker, actions, condition) is None:
         return False
-    try:
-        jobs.send(kind, delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id,
-                  epoch=int(epoch or 0) + 1)
-    except Exception:
-        moves.undo(UserModel, author_id, marker, mark, [undo])
-        raise
+    _send_first_job(author_id, kind, before + 1)
     return True
+
+
+def _lost_job(state: str | None, epoch: int | None, job_epoch) -> str | None:
+    """The kind of the author's current transition if its first job may
+    never have gone out: its epoch is not the one recorded as sent. A
+    "celebrity" author needs none (the promotion's last page ran); a state
+    of None with no transition yet is an ordinary author. Without any
+    record (transitions begun before job epochs were recorded), a promotion
+    still under way is sent again, a demotion is taken as done."""
+    if state == PROMOTING:
+        kind = "promote"
+    elif state is None and epoch:
+        kind = "demote"
+    else:
+        return None
+    if job_epoch is None:
+        return "promote" if kind == "promote" else None
+    return kind if int(job_epoch) != int(epoch or 0) else None
+
+
+def _send_if_lost(author_id: int, state: str | None, epoch: int | None, job_epoch) -> None:
+    kind = _lost_job(state, epoch, job_epoch)
+    if kind is not None:
+        _send_first_job(author_id, kind, epoch)
+
+
+def _send_first_job(author_id: int, kind: str, epoch: int | None) -> None:
+    """Sends the first page of transition `epoch` (None: one begun before
+    transitions were numbered), then records that it went out. If the
+    record fails, a later check sends the job again: a duplicate chain,
+    which the epoch and the state checks make harmless."""
+    numbered = {} if epoch is None else {"epoch": epoch}
+    jobs.send(kind, delay_seconds=settings.TRANSITION_DELAY_SECONDS, author_id=author_id, **numbered)
+    number = UserModel.celebrity_epoch
+    moves.update_if_exists(UserModel, author_id, [UserModel.celebrity_job_epoch.set(int(epoch or 0))],
+                           number.does_not_exist() if epoch is None else number == epoch)
 
 
 @jobs.handler("promote")
@@ -142,12 +190,14 @@ def run_transition_page(kind: str, author_id: int, cursor: int | None, epoch: in
     (None: a job sent before transitions were numbered, checked on the
     state alone). A transition that a later one has overtaken stops: the
     later one pages through every follower itself."""
-    author = UserModel.get(author_id, consistent_read=True,
-                           attributes_to_get=["id", "celebrity_state", "celebrity_epoch"])
+    author = UserModel.get(author_id, consistent_read=True, attributes_to_get=[
+        "id", "celebrity_state", "celebrity_epoch", "celebrity_job_epoch"])
     state, current = author.celebrity_state, author.celebrity_epoch
-    if (kind == "promote" and state != PROMOTING) or (kind == "demote" and state is not None):
-        return
-    if epoch is not None and (current is None or int(current) != epoch):
+    if ((kind == "promote" and state != PROMOTING) or (kind == "demote" and state is not None)
+            or (epoch is not None and (current is None or int(current) != epoch))):
+        # Overtaken. The transition that did it may have lost its job (one
+        # this page's own last step started, say, then this page's retry).
+        _send_if_lost(author_id, state, None if current is None else int(current), author.celebrity_job_epoch)
         return
     followers, next_cursor = follows.follower_page(author_id, cursor)
     if kind == "promote":

@@ -53,6 +53,7 @@ class UserModel(Model):
     celebrity_state = UnicodeAttribute(null=True)
     celebrity_transition = NumberAttribute(null=True)  # an id per state move: whose move landed
     celebrity_epoch = NumberAttribute(null=True)  # +1 per transition started; its jobs carry it
+    celebrity_job_epoch = NumberAttribute(null=True)  # the epoch whose first job went out (celebrities)
     # As a reader: followees whose tweets are pulled and merged at read time.
     celebrity_followees = NumberSetAttribute(null=True)
 

@@ -171,3 +171,121 @@ def test_the_jobs_carry_the_epoch_of_their_transition(api, make_user, follow, un
     sent = [(kind, job["epoch"]) for kind, job in sent_jobs if kind in ("promote", "demote")]
     assert sent == [("promote", 1), ("demote", 2)]
     assert user_item(star["id"]).celebrity_epoch == 2
+
+
+# --- the first job of a transition goes out, once -----------------------------------
+
+def forget_job_epoch(author_id):
+    """As a transition begun before job epochs were recorded leaves the author."""
+    from chalicelib.storage.tables import UserModel
+
+    UserModel(int(author_id)).update(actions=[UserModel.celebrity_job_epoch.remove()])
+
+
+def transition_kinds(sent_jobs) -> list[tuple[str, int | None, int | None]]:
+    return [(kind, job.get("epoch"), job.get("cursor"))
+            for kind, job in sent_jobs if kind in ("promote", "demote")]
+
+
+def test_follows_during_a_promotion_send_no_more_jobs(api, make_user, follow, streams, queue_messages,
+                                                      sent_jobs):
+    """Every follow record checks the author; one whose transition's job is
+    recorded as sent sends nothing (a big promotion sees many follows)."""
+    star, _ = make_user("star")
+    for n in range(8):
+        follow(make_user(f"fan{n}")[1], "star")
+        streams["on_follow_change"].drain()
+    assert user_item(star["id"]).celebrity_state == celebrities.PROMOTING
+    assert transition_kinds(sent_jobs) == [("promote", 1, None)]
+    assert user_item(star["id"]).celebrity_job_epoch == 1
+    assert len(transition_jobs(queue_messages)) == 1
+
+
+def test_a_promotion_that_ends_in_a_demotion_whose_job_is_lost_sends_it_when_the_page_is_retried(
+        api, make_user, make_tweet, follow, unfollow, streams, queue_messages, monkeypatch):
+    """The promotion's last page sets "celebrity" and checks the author again:
+    unfollows meanwhile start a demotion, whose job cannot be sent. The page
+    raises and is redelivered; it is stale now, and sends the lost job."""
+    star, star_token = make_user("star")
+    fans = [make_user(f"fan{n}") for n in range(5)]
+    for _, token in fans:
+        follow(token, "star")
+    streams["on_follow_change"].drain()
+    for _, token in fans[:2]:
+        unfollow(token, "star")  # three left, while still promoting
+    streams["on_follow_change"].drain()
+    [promote] = transition_jobs(queue_messages)
+
+    send = jobs.send
+
+    def no_demote(kind, delay_seconds=0, **fields):
+        if kind == "demote":
+            raise RuntimeError("the queue is away")
+        send(kind, delay_seconds, **fields)
+
+    monkeypatch.setattr(jobs, "send", no_demote)
+    with pytest.raises(RuntimeError):
+        run(promote)
+    monkeypatch.setattr(jobs, "send", send)
+    run(promote)  # redelivered
+    streams["on_job"].drain()
+
+    author = user_item(star["id"])
+    assert (author.celebrity_state, author.celebrity_epoch, author.celebrity_job_epoch) == (None, 2, 2)
+    for fan, _ in fans:
+        assert celebrity_followees(fan["id"]) == set(), fan["handle"]
+
+
+def test_a_duplicate_chain_of_one_epoch_ends_right(api, make_user, follow, streams, queue_messages,
+                                                   monkeypatch):
+    """Two checks resending at once (or one resending between another's send
+    and its record) make two chains of one epoch: both page the same
+    followers, and the slower stops once the faster has ended."""
+    monkeypatch.setattr(settings, "FANOUT_PAGE_SIZE", 2)
+    star, _ = make_user("star")
+    fans = [make_user(f"fan{n}") for n in range(5)]
+    for _, token in fans:
+        follow(token, "star")
+    streams["on_follow_change"].drain()
+    [first] = transition_jobs(queue_messages)
+    run(first)
+    run(first)  # the same first page again: two chains
+    while waiting := transition_jobs(queue_messages):
+        for job in waiting:
+            run(job)
+    assert_every_follower_pulls(api, star, fans)
+
+
+def test_transitions_begun_before_job_epochs_were_recorded(api, make_user, follow, unfollow, streams,
+                                                         queue_messages, sent_jobs):
+    """No job epoch on the author: a finished demotion is not sent again; a
+    promotion still under way is, once (its job may be the one lost)."""
+    star, _ = make_user("star")
+    fans = [make_user(f"fan{n}") for n in range(5)]
+    for _, token in fans:
+        follow(token, "star")
+    streams["on_follow_change"].drain()
+    streams["on_job"].drain()
+    for _, token in fans[:2]:
+        unfollow(token, "star")
+    streams["on_follow_change"].drain()
+    streams["on_job"].drain()
+    assert transition_kinds(sent_jobs) == [("promote", 1, None), ("demote", 2, None)]
+    forget_job_epoch(star["id"])
+    follow(make_user("newcomer0")[1], "star")  # four: a check, below the threshold
+    streams["on_follow_change"].drain()
+    assert transition_kinds(sent_jobs) == [("promote", 1, None), ("demote", 2, None)]
+
+    follow(make_user("newcomer1")[1], "star")  # five: the next promotion
+    streams["on_follow_change"].drain()
+    assert user_item(star["id"]).celebrity_state == celebrities.PROMOTING
+    transition_jobs(queue_messages)  # its job lost, as the old code could lose it
+    forget_job_epoch(star["id"])
+    for n in (2, 3):
+        follow(make_user(f"newcomer{n}")[1], "star")
+        streams["on_follow_change"].drain()
+    assert transition_kinds(sent_jobs)[2:] == [("promote", 3, None), ("promote", 3, None)]  # sent once more
+    streams["on_job"].drain()
+    author = user_item(star["id"])
+    assert (author.celebrity_state, author.celebrity_epoch, author.celebrity_job_epoch) == (
+        celebrities.CELEBRITY, 3, 3)

@@ -2,6 +2,8 @@
 retry finds its own write (a condition now false) and must take it as done.
 Faults are injected at the wire (faults.WireFaults): the request reaches
 moto, and the answer is replaced by a 500."""
+import json
+
 import pytest
 from support import celebrity_followees, timeline_entries, user_item
 
@@ -54,7 +56,7 @@ def test_a_promotion_that_landed_behind_a_500_still_pages_the_followers(
         assert celebrity_followees(fan["id"]) == {star["id"]}
 
 
-def test_a_promotion_whose_job_cannot_be_sent_is_taken_back_and_retried(
+def test_a_promotion_whose_job_cannot_be_sent_sends_it_when_the_record_is_retried(
         api, make_user, follow, pump, no_backoff, monkeypatch, cheap_passwords):
     monkeypatch.setattr(settings, "CELEBRITY_THRESHOLD", 3)
     monkeypatch.setattr(settings, "TRANSITION_DELAY_SECONDS", 0)
@@ -67,6 +69,81 @@ def test_a_promotion_whose_job_cannot_be_sent_is_taken_back_and_retried(
     assert user_item(star["id"]).celebrity_state == celebrities.CELEBRITY
     for fan in fans:
         assert celebrity_followees(fan["id"]) == {star["id"]}
+
+
+# A transition whose move to its new state has landed, and whose job is not
+# sent, must still be paged through when the stream record is retried, however
+# the step between them fails: the send and then its undo, or the read of the
+# move's own marker after the move landed behind a 500.
+
+def _job_and_undo_fail(faults, dynamodb_hooks, monkeypatch):
+    """The first transition job's every try fails, and so does the next
+    UpdateItem (what used to take the move back)."""
+    from chalicelib.storage import jobs
+
+    send, armed = jobs.send, []
+
+    def failing_send(kind, delay_seconds=0, **fields):
+        if kind in ("promote", "demote") and not armed:
+            armed.append(kind)
+            faults.fail("SendMessage", times=settings.AWS_CALL_ATTEMPTS)
+            faults.fail("UpdateItem", times=settings.AWS_CALL_ATTEMPTS)
+        send(kind, delay_seconds, **fields)
+
+    monkeypatch.setattr(jobs, "send", failing_send)
+    return armed
+
+
+def _move_lands_behind_a_500_and_the_marker_read_fails(faults, dynamodb_hooks, monkeypatch):
+    """The move to the new state (the UpdateItem that writes the marker) is
+    applied but answered 500; its retry finds its condition false, and every
+    try of the GetItem that reads the marker fails."""
+    armed = []
+
+    def on_update(request, operation):
+        if "celebrity_transition" in json.dumps(request) and not armed:
+            armed.append(operation)
+            faults.fail("UpdateItem", times=1, kind="write-then-500")
+            faults.fail("GetItem", times=settings.AWS_CALL_ATTEMPTS)
+
+    dynamodb_hooks.on("UpdateItem", on_update)
+    return armed
+
+
+@pytest.mark.parametrize("fault", [_job_and_undo_fail, _move_lands_behind_a_500_and_the_marker_read_fails])
+@pytest.mark.parametrize("kind", ["promote", "demote"])
+def test_a_transition_whose_job_is_not_sent_after_its_move_landed_is_still_paged(
+        api, make_user, make_tweet, follow, unfollow, pump, no_backoff, monkeypatch, cheap_passwords,
+        dynamodb_hooks, kind, fault):
+    monkeypatch.setattr(settings, "CELEBRITY_THRESHOLD", 3)  # in at three followers, out below 2.4
+    star, star_token = make_user("star")
+    fans = [make_user(f"fan{n}") for n in range(3)]
+    for _, token in fans[:2]:
+        follow(token, "star")
+    pump.drain()
+    follow(fans[2][1], "star")  # the third: a promotion
+    if kind == "demote":
+        pump.drain()
+        assert user_item(star["id"]).celebrity_state == celebrities.CELEBRITY
+        pulled = make_tweet(star_token, "pulled, not fanned out")["id"]
+        pump.drain()
+        unfollow(fans[2][1], "star")  # two left: a demotion
+    with WireFaults() as faults:
+        armed = fault(faults, dynamodb_hooks, monkeypatch)
+        pump.drain()
+    assert armed and faults.injected
+    pump.drain()
+    author = user_item(star["id"])
+    if kind == "promote":
+        assert author.celebrity_state == celebrities.CELEBRITY
+        for fan, _ in fans:
+            assert celebrity_followees(fan["id"]) == {star["id"]}, fan["handle"]
+    else:
+        assert author.celebrity_state is None
+        for fan, _ in fans[:2]:  # backfilled, and no longer pulling
+            assert celebrity_followees(fan["id"]) == set(), fan["handle"]
+            assert pulled in timeline_entries(fan["id"]), fan["handle"]
+    assert author.celebrity_job_epoch == author.celebrity_epoch
 
 
 # --- a returning reader's timeline is populated once, whatever is lost ----------------
