@@ -55,6 +55,7 @@ STREAM_RECORD_MAX_AGE_SECONDS = 6 * 3600
 REDRIVE_EVERY_MINUTES = _int("REDRIVE_EVERY_MINUTES", 5)
 REDRIVE_MAX_RECEIVES = 24
 JOBS_MAX_REDRIVES = 3
+REDRIVE_MAX_PER_RUN = 200  # messages a run takes from each queue; a backlog takes several runs
 REDRIVE_VISIBILITY_SECONDS = 300  # a redrive holds the messages it received this long at most
 REDRIVE_RECORDS_PER_READ = 100  # records per GetRecords call of a redrive (the API allows 1000)
 

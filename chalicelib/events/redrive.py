@@ -105,15 +105,19 @@ def redrive_all() -> dict[str, Counts]:
 def _received(queue: str) -> Iterator[dict]:
     """Every message on a queue, each received once: a received message stays
     invisible for REDRIVE_VISIBILITY_SECONDS, so the run ends when the queue
-    has nothing visible left."""
+    has nothing visible left, or after REDRIVE_MAX_PER_RUN messages (a
+    backlog is worked off over several runs, each well inside the
+    function's timeout, so nothing received waits out its visibility)."""
     url = jobs.queue_url(queue)
-    while True:
+    received = 0
+    while received < settings.REDRIVE_MAX_PER_RUN:
         messages = jobs.sqs().receive_message(
             QueueUrl=url, MaxNumberOfMessages=settings.SQS_RECEIVE_MAX, WaitTimeSeconds=0,
             VisibilityTimeout=settings.REDRIVE_VISIBILITY_SECONDS,
             MessageAttributeNames=[REDRIVES]).get("Messages", [])
         if not messages:
             return
+        received += len(messages)
         yield from messages
 
 

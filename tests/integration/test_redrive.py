@@ -330,3 +330,16 @@ def test_a_job_moved_back_too_often_is_parked_then_an_operator_brings_it_back(
     assert delivered(world, "alice", alice_tweet)
     for queue in ("jobs-dlq", "jobs", "parked"):
         assert queue_length(queue) == 0, queue
+
+
+def test_a_backlog_is_worked_off_over_several_runs(pump, monkeypatch, queue_messages):
+    """A run takes at most REDRIVE_MAX_PER_RUN messages from a queue, so it
+    ends inside its timeout; the rest wait, visible, for the next run."""
+    monkeypatch.setattr(settings, "REDRIVE_MAX_PER_RUN", 10)
+    for n in range(25):
+        send_failure("jobs-dlq", {"kind": "drop-likes", "tweet_id": n + 1, "cursor": None})
+
+    moved = [redrive.redrive_jobs().processed for _ in range(3)]
+
+    assert moved == [10, 10, 5]
+    assert len(queue_messages("jobs")) == 25
