@@ -213,15 +213,16 @@ def test_each_read_queues_visibility_timeout_is_six_times_its_workers_timeout(st
     queues = _queues()
     for queue, worker in workers.items():
         timeout = project.stage_config(stage, worker.name).lambda_timeout
-        assert timeout >= 60  # a page of fan-out jobs, or a batch's counter updates, with backoff on throttling
+        assert timeout >= 60  # a page of fan-out jobs, or a batch's updates, with backoff on throttling
         assert visibility_timeout(stage, queue) >= 6 * timeout + worker.maximum_batching_window_in_seconds
         assert visibility_timeout(stage, queue) <= 12 * 3600  # SQS's maximum
         # A message outlives its retries: the DLQ keeps it longer than the queue would.
-        assert queues[f"{queue}-dlq"]["MessageRetentionPeriod"] >= queues[queue].get("MessageRetentionPeriod",
-                                                                                       4 * 86400)
+        retention = queues[queue].get("MessageRetentionPeriod", 4 * 86400)
+        assert queues[f"{queue}-dlq"]["MessageRetentionPeriod"] >= retention
     # Views go in order per group: a FIFO queue, whose dead-letter queue must be FIFO too.
     assert queues["views"]["FifoQueue"] is queues["views-dlq"]["FifoQueue"] is True
-    assert settings.QUEUE_NAMES["views"].endswith(".fifo") and not settings.QUEUE_NAMES["jobs"].endswith(".fifo")
+    assert settings.QUEUE_NAMES["views"].endswith(".fifo")
+    assert not settings.QUEUE_NAMES["jobs"].endswith(".fifo")
 
 
 def test_queues_that_nothing_reads_have_alarms():
@@ -476,7 +477,8 @@ def test_lambda_can_run_each_mapping_with_the_functions_role(stage):
             failures = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-stream-failures")
             assert _allows(policy, "sqs:SendMessage", failures), source.name
         else:
-            queue = ACCOUNT_ARN.format(service="sqs", resource=naming.resource_name(source_queue(source), stage))
+            queue = ACCOUNT_ARN.format(service="sqs",
+                                       resource=naming.resource_name(source_queue(source), stage))
             assert all(_allows(policy, a, queue) for a in iam.QUEUE_READ_ACTIONS), source.name
 
 
