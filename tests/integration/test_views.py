@@ -274,3 +274,60 @@ def test_concurrent_readers_each_count(api, make_user, make_tweet, pump, cheap_p
         thread.join()
     pump.drain()
     assert views_of(api, tweet_id) == len(tokens)
+
+
+# --- what views cost ------------------------------------------------------------------
+
+def _metered_updates(monkeypatch) -> list[int]:
+    """Write units of each views update, by DynamoDB's rules (bench.capacity):
+    the item's size after the update in KB, rounded up, plus one per global
+    index holding the tweet (each projects all attributes, so each changes)."""
+    from bench.capacity import item_size, write_units
+
+    units: list[int] = []
+    real = views.update_item
+
+    def update_item(**request):
+        real(**request)
+        item = boto3.client("dynamodb").get_item(TableName=request["TableName"], Key=request["Key"],
+                                                 ConsistentRead=True)["Item"]
+        indexes = 1 + ("reply_to_id" in item)  # by-author always; replies for a reply
+        units.append(write_units(item_size(item)) + indexes)
+
+    monkeypatch.setattr(views, "update_item", update_item)
+    return units
+
+
+@pytest.mark.parametrize("overlap", [True, False], ids=["shared-pages", "distinct-tweets"])
+def test_write_units_per_thousand_views(api, make_user, make_tweet, follow, pump, cheap_passwords,
+                                        monkeypatch, overlap):
+    """Readers each read a home page of 20 tweets (one message of 20 views);
+    batches of 10 messages. Shared pages: every reader follows the same
+    authors, so a batch's 200 views fall on 20 tweets (one update each).
+    Distinct: each reader's page is tweets nobody else sees (one update per
+    view): the worst case, no better than an ADD per view, but exact and off
+    the request path. Printed for the README (pytest -s)."""
+    readers = [make_user() for _ in range(20)]
+    authors = [make_user() for _ in range(5 if overlap else 20)]
+    for index, (_, token) in enumerate(readers):
+        for author, _ in (authors if overlap else [authors[index]]):
+            follow(token, author["handle"])
+    pump.drain()
+    for author, token in authors:
+        for n in range(4 if overlap else 20):
+            make_tweet(token, f"tweet {n} by {author['handle']}, with a realistic length of text " * 2)
+    pump.drain()
+    units = _metered_updates(monkeypatch)
+    for _, token in readers:
+        assert len(api.get("/timelines/home?limit=20", token=token).json["data"]) == 20
+    pump.drain()
+    shown = 20 * len(readers)
+    counted = [t["counts"]["views"] for author, _ in authors
+               for t in api.get(f"/users/{author['handle']}/tweets?limit=100").json["data"]]
+    assert sum(counted) == shown
+    per_thousand = 1000 * sum(units) / shown
+    print(f"\nviews, {'shared pages' if overlap else 'distinct tweets'}: {shown} views, "
+          f"{len(units)} updates, {sum(units)} write units: {per_thousand:.0f} per 1,000 views")
+    batches = len(readers) // 10  # 10 messages each
+    assert len(units) == (batches * 20 if overlap else shown)  # one per distinct tweet per batch
+    assert set(units) == {2}  # a tweet under 1 KB with its marks, and its by-author index entry
