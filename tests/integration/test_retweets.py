@@ -518,7 +518,7 @@ def test_the_cascade_runs_in_pages_through_the_queue(api, make_user, make_tweet,
         assert api.post(f"/tweets/{original['id']}/like", token=token).status == 200
     retweet(api, other["id"], fans[0][1])
     assert api.post(f"/tweets/{other['id']}/like", token=fans[0][1]).status == 200
-    assert counts(api, original["id"]) == {"likes": 5, "retweets": 5, "replies": 0}
+    assert counts(api, original["id"]) == {"likes": 5, "retweets": 5, "replies": 0, "views": 0}
     pump.drain()
     sent_jobs.clear()
 
@@ -533,7 +533,7 @@ def test_the_cascade_runs_in_pages_through_the_queue(api, make_user, make_tweet,
     assert list(LikeModel.query(int(original["id"]), consistent_read=True)) == []
     assert [tweets_count(api, fan["handle"]) for fan, _ in fans] == [1, 0, 0, 0, 0]
     assert all(timeline_ids(api, fan["handle"]) == [] for fan, _ in fans[1:])
-    assert counts(api, other["id"]) == {"likes": 1, "retweets": 1, "replies": 0}
+    assert counts(api, other["id"]) == {"likes": 1, "retweets": 1, "replies": 0, "views": 0}
     assert len(list(LikeModel.query(int(other["id"]), consistent_read=True))) == 1
     assert queue_messages("stream-failures") == []
     assert queue_messages("jobs-dlq") == []
