@@ -219,7 +219,9 @@ def test_each_read_queues_visibility_timeout_is_six_times_its_workers_timeout(st
         # A message outlives its retries: the DLQ keeps it longer than the queue would.
         retention = queues[queue].get("MessageRetentionPeriod", 4 * 86400)
         assert queues[f"{queue}-dlq"]["MessageRetentionPeriod"] >= retention
-    # Views go in order per group: a FIFO queue, whose dead-letter queue must be FIFO too.
+    # Views go in order per group: a FIFO queue, whose dead-letter queue must be FIFO too, and
+    # whose mapping takes at most 10 messages and no batching window (Lambda's limits for FIFO).
+    assert workers["views"].batch_size <= 10 and workers["views"].maximum_batching_window_in_seconds == 0
     assert queues["views"]["FifoQueue"] is queues["views-dlq"]["FifoQueue"] is True
     assert settings.QUEUE_NAMES["views"].endswith(".fifo")
     assert not settings.QUEUE_NAMES["jobs"].endswith(".fifo")
