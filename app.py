@@ -14,7 +14,7 @@ from chalicelib.events import consumers, redrive, streams
 from chalicelib.home import feed
 from chalicelib.notifications import inbox
 from chalicelib.storage import jobs
-from chalicelib.tweets import deletion, likes, retweets, tweets
+from chalicelib.tweets import deletion, likes, retweets, tweets, views
 from chalicelib.web import auth, errors, inputs, pages
 from chalicelib.web.shapes import notification_json, tweet_json, user_json
 
@@ -88,7 +88,9 @@ def _tweet_list(scope, list_page):
     the originals of any retweets among them."""
     page = pages.page_request(_request().query_params, scope)
     items, more = list_page(page)
-    shown = [tweet_json(*pair) for pair in tweets.with_originals(items)]
+    pairs = tweets.with_originals(items)
+    views.record(auth.reader_id(_request()), [tweet for tweet, _ in pairs])
+    shown = [tweet_json(*pair) for pair in pairs]
     return pages.page(shown, page, scope, more, int(items[-1].id) if items else None)
 
 
@@ -141,6 +143,7 @@ def post_tweet():
 def get_tweet(tweet_id):
     tweet = tweets.get(inputs.path_id(tweet_id, "Tweet"))
     original = tweets.get(int(tweet.retweet_of_id)) if tweet.retweet_of_id is not None else None
+    views.record(auth.reader_id(_request()), [tweet])
     return tweet_json(tweet, original)
 
 
@@ -184,6 +187,7 @@ def hashtag_tweets(tag):
     scope = f"hashtag:{hashtags.tag_key(tag)}"
     page = pages.page_request(_request().query_params, scope)
     items, more, last_key = hashtags.page(tag, page)
+    views.record(auth.reader_id(_request()), items)
     return pages.page([tweet_json(t) for t in items], page, scope, more, last_key)
 
 
@@ -209,6 +213,7 @@ def home_timeline():
     scope = f"home:{reader}"
     page = pages.page_request(_request().query_params, scope)
     home = feed.read(reader, page)
+    views.record(reader, [tweet for tweet, _ in home.tweets])
     body = pages.page([tweet_json(*shown) for shown in home.tweets], page, scope, home.more, home.last_key)
     body["meta"]["partial"] = home.partial  # true while a returning user's timeline is rebuilt
     return body
@@ -237,6 +242,12 @@ def on_like_change(event):
 @app.on_sqs_message(queue=settings.QUEUE_NAMES["jobs"], batch_size=10)
 def on_job(event):
     return consumers.queue_batch(event.to_dict(), jobs.run, event.context)
+
+
+@app.on_sqs_message(queue=settings.QUEUE_NAMES["views"], batch_size=10)
+def on_views(event):
+    """Counts the views the read routes hand off (chalicelib.tweets.views)."""
+    return consumers.fifo_views_batch(event.to_dict(), views.count, views.parse)
 
 
 @app.schedule(Rate(settings.REDRIVE_EVERY_MINUTES, unit=Rate.MINUTES))

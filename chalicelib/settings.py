@@ -29,11 +29,18 @@ TABLE_NAMES = {
 # "jobs-dlq" what failed JOBS_MAX_RECEIVES times, "stream-failures" where
 # stream batches that ran out of retries are recorded, "parked" what the
 # automatic redrive (chalicelib.events.redrive) gave up on: only an operator
-# brings that back. Names follow the same pattern as tables.
+# brings that back. "views" (FIFO) carries the tweets each page showed a
+# signed-in reader (chalicelib.tweets.views), "views-dlq" (FIFO: a FIFO
+# queue's dead-letter queue must be one) what failed VIEWS_MAX_RECEIVES times.
+# Names follow the same pattern as tables; SQS wants a FIFO queue's name to
+# end in ".fifo", so theirs do (the short name, the key here, does not).
+FIFO_QUEUES = ("views", "views-dlq")
+FIFO_SUFFIX = ".fifo"
 QUEUE_NAMES = {
     queue: os.environ.get(f"{queue.upper().replace('-', '_')}_QUEUE",
-                          NAME_PATTERN.format(stage=STAGE, name=queue))
-    for queue in ("jobs", "jobs-dlq", "stream-failures", "parked")
+                          NAME_PATTERN.format(stage=STAGE, name=queue)
+                          + (FIFO_SUFFIX if queue in FIFO_QUEUES else ""))
+    for queue in ("jobs", "jobs-dlq", "stream-failures", "parked", "views-dlq", "views")
 }
 JOBS_MAX_RECEIVES = 5  # then a job goes to the dead-letter queue
 SQS_MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds limit
@@ -143,6 +150,18 @@ TREND_BUCKET_MINUTES = 5  # counters are kept per tag per bucket of this many mi
 TREND_SHARDS = 4  # each bucket's counters are spread over this many partitions
 TREND_REFRESH_SECONDS = _int("TREND_REFRESH_SECONDS", 60)  # how stale the trends list may get
 TRENDS_LISTED = 10  # tags in GET /trends
+
+# Views (chalicelib.tweets.views; docs/architecture.md, "Views"). A page
+# served to a signed-in reader sends one message to the views FIFO queue, in
+# one of VIEWS_GROUPS message groups (chosen by a hash of the reader). Lambda
+# runs at most one batch per group at a time, so more groups is more
+# concurrency (and more writes to a hot tweet at once: at most one update per
+# group in flight), and each group is one attribute on every tweet it touched.
+# Changing it is safe: a group's number only has to stay the group's own.
+VIEWS_GROUPS = _int("VIEWS_GROUPS", 16)
+VIEWS_MAX_RECEIVES = 10  # then a views message goes to views-dlq (not redriven: see architecture.md)
+VIEWS_UPDATE_ATTEMPTS = 5  # conditional counter updates tried per tweet when a concurrent one moved first
+VIEWS_MARK_DIGITS = 38  # DynamoDB numbers' precision: longer sequence numbers are refused, loudly
 
 # Ranked home timelines (chalicelib.home.ranking; issue 11). The formula and
 # why each weight has its value are in chalicelib/home/ranking.py's docstring.

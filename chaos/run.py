@@ -50,7 +50,7 @@ CLIENT_TRIES = 30  # a client retries a 5xx this often, then comes back after th
 HEAL_ROUNDS = 8  # drain, redrive, drain; until idle and empty
 TAGS = ("storm", "calm", "Chirp")  # in the text as written; looked up in lower case
 PAGE = 7  # home and list pages are read this many items at a time (several pages each)
-FAILURE_QUEUES = ("stream-failures", "jobs", "jobs-dlq", "parked")  # those the settings have
+FAILURE_QUEUES = ("stream-failures", "jobs", "jobs-dlq", "parked", "views", "views-dlq")  # those settings has
 OPERATIONS = {  # name -> weight
     "post": 26, "delete": 7, "follow": 22, "unfollow": 10, "like": 12, "unlike": 5, "retweet": 12, "undo": 6,
 }
@@ -535,7 +535,10 @@ class Run:
             if original not in shown_counts:  # not on its author's timeline (that was counted): ask it
                 answer = self.api.request("GET", f"/tweets/{original}").json or {}
                 shown_counts[original] = answer.get("counts")
-            shown = shown_counts[original] or {}
+            # Views are not modelled: a page's views are sent best effort, and under a fault storm
+            # a send may fail for good (chalicelib.tweets.views); the queue's side is held by
+            # tests/integration/test_views.py.
+            shown = {k: v for k, v in (shown_counts[original] or {}).items() if k != "views"}
             counts = model.tweet_counts(original)
             if shown != counts:
                 r.counts_wrong += sum(shown.get(k) != v for k, v in counts.items())

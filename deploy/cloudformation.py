@@ -32,7 +32,7 @@ from deploy.naming import (
     table_name,
 )
 from deploy.project import INFRA, stages
-from deploy.queues import dead_end_queues, queue_definitions, queue_shorts, visibility_timeout
+from deploy.queues import dead_end_queues, queue_definitions, queue_shorts, visibility_timeouts
 from deploy.tables import stream_view_type, table_properties
 
 PROTECTED_STAGE = "prod"  # its tables also refuse a DeleteTable
@@ -118,6 +118,8 @@ def _queue_properties(attributes: dict) -> dict:
                            "maxReceiveCount": int(value["maxReceiveCount"])}
         elif name in _INTEGER_QUEUE_ATTRIBUTES:
             props[name] = int(value)
+        elif name == "FifoQueue":
+            props[name] = value == "true"
         else:
             raise LookupError(f"queue attribute {name} has no CloudFormation translation here ({__name__})")
     return props
@@ -128,7 +130,7 @@ def queue_resources() -> tuple[dict, dict]:
     between stages (e.g. a visibility timeout that follows a per-stage
     function timeout): one template serves every stage."""
     per_stage = {stage: {short_of(name): _queue_properties(attributes)
-                         for name, attributes in queue_definitions(visibility_timeout(stage)).items()}
+                         for name, attributes in queue_definitions(visibility_timeouts(stage)).items()}
                  for stage in stages()}
     resources: dict[str, dict] = {}
     mappings: dict[str, dict] = {}

@@ -63,6 +63,9 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "on_like_change": {  # notifications
         "notifications": ("BatchWriteItem",),
     },
+    "on_views": {  # one conditional counter update per tweet; a failed condition returns the item
+        "tweets": ("UpdateItem",),
+    },
     "on_job": {  # later fan-out pages, celebrity transitions, rebuilds, deletion cascades
         "users": ("BatchGetItem", "GetItem", "UpdateItem"),
         "tweets": ("DeleteItem", "GetItem"),
@@ -101,7 +104,7 @@ STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:Ge
 # AWS's AWSLambdaSQSQueueExecutionRole). Lambda leaves a failed message to
 # its visibility timeout, so no ChangeMessageVisibility.
 QUEUE_READ_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
-# chalicelib.storage.jobs finds the queue by name, then sends.
+# chalicelib.storage.jobs (and chalicelib.tweets.views) find the queue by name, then send.
 QUEUE_SEND_ACTIONS = ("sqs:GetQueueUrl", "sqs:SendMessage")
 # Lambda sends a stream's on-failure record to a queue by its ARN.
 ON_FAILURE_ACTIONS = ("sqs:SendMessage",)
@@ -185,6 +188,11 @@ def _send_jobs_grant(stage: str, function: str) -> list[dict]:
              "Resource": [queue_arn("jobs", stage)]}]
 
 
+def _send_views_grant(stage: str, function: str) -> list[dict]:
+    return [{"Sid": "SendViews", "Effect": "Allow", "Action": list(QUEUE_SEND_ACTIONS),
+             "Resource": [queue_arn("views", stage)]}]
+
+
 def _redrive_grant(stage: str, function: str) -> list[dict]:
     streams = [stream_arn_pattern(source_table(s), stage) for s in event_sources()
                if isinstance(s, DynamoDBEventConfig)]
@@ -228,6 +236,7 @@ GRANTS = {
     "tables": _tables_grant,  # TABLE_ACCESS
     "jwt_secret": _jwt_secret_grant,  # verify or issue tokens
     "send_jobs": _send_jobs_grant,  # chalicelib.storage.jobs: work for the jobs worker
+    "send_views": _send_views_grant,  # chalicelib.tweets.views: the views of each page read
     "read_stream": _read_stream_grant,  # Lambda reads the handler's stream
     "on_failure": _on_failure_grant,  # Lambda sends what exhausted its retries
     "read_queue": _read_queue_grant,  # Lambda reads the handler's queue
@@ -238,12 +247,13 @@ GRANTS = {
 # policy file by naming it in config.json's lambda_functions; every other
 # function (the API handler first) uses the stage's policy, the None entry.
 FUNCTION_GRANTS = {
-    None: ("tables", "jwt_secret", "send_jobs"),  # send_jobs: a returning user's rebuild
+    None: ("tables", "jwt_secret", "send_jobs", "send_views"),  # send_jobs: a returning user's rebuild
     "bearer_auth": ("jwt_secret",),  # verifies tokens; never touches a table
     "on_tweet_change": ("read_stream", "on_failure", "tables", "send_jobs"),
     "on_follow_change": ("read_stream", "on_failure", "tables", "send_jobs"),
     "on_like_change": ("read_stream", "on_failure", "tables"),
     "on_job": ("read_queue", "tables", "send_jobs"),
+    "on_views": ("read_queue", "tables"),
     "redrive_failures": ("redrive", "tables", "send_jobs"),
 }
 

@@ -2,7 +2,8 @@
 
 Tables and queues are named settings.NAME_PATTERN, "chirp-<stage>-<name>";
 a `short` name is the <name> part ("tweets", "jobs-dlq"), the same in every
-stage. The data stack exports facts about each as
+stage. FIFO queues (settings.FIFO_QUEUES) end in ".fifo", as SQS requires;
+their short names do not ("views" is "chirp-<stage>-views.fifo"). The data stack exports facts about each as
 "chirp-<stage>-<name>-<what>" for other stacks to import.
 """
 import re
@@ -21,7 +22,8 @@ def short_name(model) -> str:
 
 
 def resource_name(short: str, stage: str) -> str:
-    return settings.NAME_PATTERN.format(stage=stage, name=short)
+    suffix = settings.FIFO_SUFFIX if short in settings.FIFO_QUEUES else ""
+    return settings.NAME_PATTERN.format(stage=stage, name=short) + suffix
 
 
 _NAME_RE = re.compile(re.escape(settings.NAME_PATTERN.format(stage="STAGE", name="NAME"))
@@ -29,17 +31,21 @@ _NAME_RE = re.compile(re.escape(settings.NAME_PATTERN.format(stage="STAGE", name
 
 
 def short_of(name: str) -> str:
-    """A table's or queue's name within a stage: "chirp-local-jobs" -> "jobs"."""
+    """A table's or queue's name within a stage: "chirp-local-jobs" -> "jobs",
+    "chirp-local-views.fifo" -> "views"."""
     match = _NAME_RE.fullmatch(name)
     if not match:
         raise ValueError(f"{name!r} does not follow {settings.NAME_PATTERN!r}")
-    return match["name"]
+    short = match["name"]
+    fifo = short.removesuffix(settings.FIFO_SUFFIX)
+    return fifo if fifo != short and fifo in settings.FIFO_QUEUES else short
 
 
 def export(short: str, what: str, stage: str = STAGE_REF) -> str:
     """The data stack's export of one fact about a table or queue, e.g.
-    `chirp-prod-tweets-stream-arn`: what other stacks import."""
-    return f"{resource_name(short, stage)}-{what}"
+    `chirp-prod-tweets-stream-arn`: what other stacks import. By the short
+    name ("chirp-prod-views-arn"): export names cannot hold a ".fifo"."""
+    return f"{settings.NAME_PATTERN.format(stage=stage, name=short)}-{what}"
 
 
 def export_name(model, what: str, stage: str = STAGE_REF) -> str:

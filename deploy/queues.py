@@ -2,6 +2,8 @@
 (devstack.resources creates them) and the data stack (deploy.cloudformation
 declares them), and which of them nothing reads.
 """
+from collections.abc import Mapping
+
 from chalice.app import SQSEventConfig
 
 from chalicelib import settings
@@ -15,12 +17,20 @@ from deploy.project import stage_config
 VISIBILITY_TIMEOUT_FACTOR = 6
 
 
-def queue_definitions(visibility_timeout: int) -> dict[str, dict]:
+READ_QUEUES = ("jobs", "views")  # the queues a handler reads, each with its visibility timeout
+
+
+def queue_definitions(visibility: int | Mapping[str, int]) -> dict[str, dict]:
     """Queue name -> CreateQueue attributes (the DLQ's ARN is filled in by
-    the caller, which knows it). Lambda wants a queue's visibility timeout
-    at least six times the function's timeout (visibility_timeout below);
-    the local stack uses 0 so a failed job is retried at once."""
+    the caller, which knows it), dead-letter queues before the queues that
+    use them. `visibility` is each read queue's visibility timeout, by short
+    name (visibility_timeouts below: Lambda wants at least six times the
+    timeout of the function reading it), or one number for all: the local
+    stack uses 0 so a failed job or views batch is retried at once. The
+    views queues are FIFO (a FIFO queue's dead-letter queue must be one)."""
     q = settings.QUEUE_NAMES
+    timeouts = visibility if isinstance(visibility, Mapping) else dict.fromkeys(READ_QUEUES, visibility)
+    fifo = {"FifoQueue": "true"}
     return {
         q["jobs-dlq"]: {"MessageRetentionPeriod": str(14 * 86400)},
         q["parked"]: {"MessageRetentionPeriod": str(14 * 86400)},
@@ -30,9 +40,13 @@ def queue_definitions(visibility_timeout: int) -> dict[str, dict]:
                                "VisibilityTimeout": str(settings.REDRIVE_VISIBILITY_SECONDS),
                                "RedrivePolicy": {"deadLetterTargetArn": q["parked"],
                                                  "maxReceiveCount": str(settings.REDRIVE_MAX_RECEIVES)}},
-        q["jobs"]: {"VisibilityTimeout": str(visibility_timeout),
+        q["jobs"]: {"VisibilityTimeout": str(timeouts["jobs"]),
                     "RedrivePolicy": {"deadLetterTargetArn": q["jobs-dlq"],
                                       "maxReceiveCount": str(settings.JOBS_MAX_RECEIVES)}},
+        q["views-dlq"]: {**fifo, "MessageRetentionPeriod": str(14 * 86400)},
+        q["views"]: {**fifo, "VisibilityTimeout": str(timeouts["views"]),
+                     "RedrivePolicy": {"deadLetterTargetArn": q["views-dlq"],
+                                       "maxReceiveCount": str(settings.VIEWS_MAX_RECEIVES)}},
     }
 
 
@@ -40,15 +54,20 @@ def queue_shorts() -> list[str]:
     return [short_of(name) for name in queue_definitions(0)]
 
 
-def visibility_timeout(stage: str) -> int:
-    """For the jobs queue (the one queue_definitions gives a visibility
-    timeout): six times the timeout its reader has in `stage`."""
+def visibility_timeout(stage: str, queue: str = "jobs") -> int:
+    """For a queue a handler reads (READ_QUEUES): six times the timeout its
+    reader has in `stage`, plus its batching window."""
     readers = [s for s in event_sources()
-               if isinstance(s, SQSEventConfig) and source_queue(s) == "jobs"]
+               if isinstance(s, SQSEventConfig) and source_queue(s) == queue]
     if not readers:
-        raise LookupError("no handler in app.py reads the jobs queue")
+        raise LookupError(f"no handler in app.py reads the {queue} queue")
     return max(VISIBILITY_TIMEOUT_FACTOR * stage_config(stage, s.name).lambda_timeout
                + s.maximum_batching_window_in_seconds for s in readers)
+
+
+def visibility_timeouts(stage: str) -> dict[str, int]:
+    """Short name -> visibility timeout, for every queue a handler reads."""
+    return {queue: visibility_timeout(stage, queue) for queue in READ_QUEUES}
 
 
 def dead_end_queues() -> list[str]:

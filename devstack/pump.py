@@ -16,7 +16,11 @@ semantics the handlers meet on AWS, so that what passes here holds there:
   queue, and the shard moves on.
 - queues: batches of at most `batch_size` messages; successes are deleted,
   failures are left to become visible again, and the queue's own redrive
-  policy moves a message that keeps failing to its dead-letter queue.
+  policy moves a message that keeps failing to its dead-letter queue. A
+  FIFO queue's batch is what ReceiveMessage hands out, in order within each
+  message group, with SequenceNumber and MessageGroupId among the
+  attributes; a group's failed messages come first in its next batch (the
+  embedded moto is made to keep FIFO order: devstack.stack).
 - schedules (`@app.schedule` with a Rate): the handler is invoked with a
   scheduled event once per rate, by the background thread only (`start`);
   tests run them when they choose (`run_schedules`), so `drain` stays

@@ -6,6 +6,7 @@ Environment first, imports later: chalicelib reads its settings when
 imported, so `configure_environment` must run before `app` is imported.
 """
 import functools
+import itertools
 import json
 import os
 import secrets
@@ -46,6 +47,7 @@ def start_moto():
     _one_request_at_a_time()
     _rollbacks_keep_the_stream()
     _transactions_are_idempotent()
+    _fifo_queues_keep_order()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -171,6 +173,52 @@ def _transactions_are_idempotent() -> None:
 
     transact_write_items.honours_tokens = True  # type: ignore[attr-defined]
     setattr(DynamoHandler, "transact_write_items", transact_write_items)  # noqa: B010 (patching a method)
+
+
+def _fifo_queues_keep_order() -> None:
+    """Makes FIFO queues number and hand out each group's messages in order,
+    as SQS does. chalicelib.tweets.views relies on both: SQS's
+    SequenceNumber "continues to increase for a particular MessageGroupId",
+    and a group's next messages are not delivered before the earlier ones
+    are deleted.
+
+    moto draws each SequenceNumber at random (20 random digits), so here
+    they come from one increasing counter (20 digits, like AWS's), which
+    increases within every group. And moto's ReceiveMessage takes a message
+    that is visible again (its visibility timeout over, or 0 as in the local
+    stack) out of the in-flight set only when it meets it, checking the
+    group against that set each time: with two failed messages of a group
+    waiting, the first is skipped as "in flight" while the second clears the
+    group and goes out ahead of it. So every visible message leaves the
+    in-flight set before the receive begins, and the group's messages then
+    go out in the order they were sent. Requests are serialised, so no lock
+    is needed.
+    """
+    from moto.sqs.models import SQSBackend
+
+    send, receive = SQSBackend.send_message, SQSBackend.receive_message
+    if getattr(send, "numbers_in_order", False):
+        return
+    numbers = itertools.count(10 ** 19)
+
+    @functools.wraps(send)
+    def send_message(self, queue_name, *args, **kwargs):
+        message = send(self, queue_name, *args, **kwargs)
+        if self.get_queue(queue_name).fifo_queue:
+            message.sequence_number = f"{next(numbers):020d}"
+        return message
+
+    @functools.wraps(receive)
+    def receive_message(self, queue_name, *args, **kwargs):
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            for message in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.remove(message)
+        return receive(self, queue_name, *args, **kwargs)
+
+    send_message.numbers_in_order = True  # type: ignore[attr-defined]
+    setattr(SQSBackend, "send_message", send_message)  # noqa: B010 (patching a method)
+    setattr(SQSBackend, "receive_message", receive_message)  # noqa: B010 (patching a method)
 
 
 def dynamodb_client():

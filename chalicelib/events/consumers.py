@@ -1,6 +1,7 @@
 """Running stream and queue handlers over a Lambda batch, reporting partial
 batch failures (ReportBatchItemFailures) so one bad record neither blocks
-nor drops the rest of its batch."""
+nor drops the rest of its batch (and, on the views FIFO queue, so each
+message group stays in order)."""
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -47,3 +48,26 @@ def queue_batch(event: dict, handle: Callable[[str], Any], context=None) -> Part
 
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=_queue_processor, context=context)
+
+
+def fifo_views_batch(event: dict, count: Callable[[list], set[str]], parse: Callable[..., Any]
+                     ) -> PartialItemFailureResponse:
+    """Handles a batch from the views FIFO queue as a whole (`count` makes
+    one update per distinct tweet, not one per message) and reports as
+    failed what `count` names: in each message group, a suffix, so the group
+    is redelivered in order from its first message not fully counted. This
+    is what Powertools' SqsFifoPartialProcessor with skip_group_on_error
+    does, for a handler that takes the batch rather than one message at a
+    time. A message that is not a views message cannot be counted however
+    often it comes back, so it is logged in full and dropped."""
+    messages = []
+    for record in event.get("Records", []):
+        attributes = record.get("attributes", {})
+        try:
+            messages.append(parse(record["messageId"], record["body"], attributes["MessageGroupId"],
+                                  attributes["SequenceNumber"]))
+        except (KeyError, ValueError, TypeError):
+            logger.exception("dropping views message %s: not a views message: %s", record.get("messageId"),
+                             record)
+    failed = count(messages)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in sorted(failed)]}

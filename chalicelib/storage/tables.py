@@ -122,6 +122,13 @@ class TweetModel(Model):
     like_count = NumberAttribute(default=0)
     retweet_count = NumberAttribute(default=0)
     reply_count = NumberAttribute(default=0)
+    # Views (chalicelib.tweets.views), written only by the views queue's
+    # consumer: the count, and per message group g of the views queue the
+    # SequenceNumber of the last message counted on this tweet, as the number
+    # attribute `vseq_<g>` (VIEW_MARK_PREFIX; at most VIEWS_GROUPS of them).
+    # The marks are not declared here because their names depend on the
+    # group; PynamoDB leaves attributes it does not declare alone.
+    views_count = NumberAttribute(default=0)
 
     by_author = TweetsByAuthor()
     replies = RepliesByTime()
@@ -290,6 +297,8 @@ class NotificationModel(Model):
     actor_id = NumberAttribute()
     tweet_id = NumberAttribute(null=True)
 
+
+VIEW_MARK_PREFIX = "vseq_"  # TweetModel's per-group view marks: vseq_0 .. vseq_<VIEWS_GROUPS - 1>
 
 ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel,
               RetweetModel, LikeModel, HashtagModel, TrendModel, NotificationModel)

@@ -39,3 +39,19 @@ def seen(user_id: int) -> None:
     if activity.mark_active(user_id):
         feed.populate(user_id)
         activity.remember(user_id)
+
+
+def reader_id(request) -> int | None:
+    """Who reads a public route: the user of a valid bearer token, or None
+    (anonymous; a missing, malformed, expired or forged token alike, since
+    the route needs none). Used only to count views: it records no activity."""
+    context = request.context.get("authorizer") or {}
+    if context.get("principalId"):
+        return int(context["principalId"])
+    token = tokens.bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return None
+    try:
+        return tokens.verify_token(token)
+    except tokens.InvalidToken:
+        return None

@@ -2,6 +2,7 @@
 replies, quotes, hashtag timelines, notifications and trends, each through
 the real streams and pump (so reads poll until the handlers have run)."""
 import itertools
+import time
 
 import pytest
 import requests
@@ -109,7 +110,7 @@ def test_likes_replies_and_quotes(base):
     quote = other.tweet("quoting", quote_of_id=root["id"])
     assert nested["conversation_id"] == root["id"] and quote["quote_of_id"] == root["id"]
     got = requests.get(f"{base}/tweets/{root['id']}", timeout=30).json()
-    assert got["counts"] == {"likes": 1, "retweets": 0, "replies": 1}
+    assert got["counts"] == {"likes": 1, "retweets": 0, "replies": 1, "views": 0}  # anonymous reads so far
     listed = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=30).json()
     assert [t["id"] for t in listed["data"]] == [reply["id"]]
     nothing = fan.call("POST", "/tweets", {"text": "to nothing", "reply_to_id": "911887782780350464"})
@@ -165,3 +166,23 @@ def test_notifications_of_every_kind(base):
     them.call("DELETE", f"/users/{me.handle}/follow")
     eventually(me.notifications, lambda got: got == [expected[0], expected[2], expected[3]])
     assert requests.get(f"{base}/notifications", timeout=30).status_code == 401
+
+
+def test_views_count_each_signed_in_reader_exactly_over_http(base):
+    author, reader, other = User(base, "evau"), User(base, "evrd"), User(base, "evot")
+    tweet = author.tweet("count me #seen")
+    retweet = other.call("POST", f"/tweets/{tweet['id']}/retweet").json()
+    eventually(lambda: requests.get(f"{base}/hashtags/seen/tweets", timeout=30).json(),  # anonymous polls
+               lambda page: [t["id"] for t in page["data"]] == [tweet["id"]])
+    assert author.call("GET", f"/tweets/{tweet['id']}").status_code == 200  # the author's own: no view
+    assert reader.call("GET", f"/tweets/{tweet['id']}").status_code == 200  # 1
+    assert reader.call("GET", f"/tweets/{retweet['id']}").status_code == 200  # 2: counts for its original
+    assert reader.call("GET", f"/users/{author.handle}/tweets").status_code == 200  # 3
+    assert reader.call("GET", "/hashtags/seen/tweets").status_code == 200  # 4
+
+    def views():
+        return requests.get(f"{base}/tweets/{tweet['id']}", timeout=30).json()["counts"]["views"]
+
+    assert eventually(views, lambda count: count == 4) == 4
+    time.sleep(1)
+    assert views() == 4  # and no more: every view once

@@ -12,11 +12,13 @@ import requests
 
 @pytest.fixture(autouse=True)
 def fresh_tables(moto_endpoint):
-    """Every test starts from empty tables."""
-    from devstack.resources import ensure_tables
+    """Every test starts from empty tables and queues (with no pump, what is
+    sent to a queue stays there: a signed-in read's views message, say)."""
+    from devstack.resources import ensure_queues, ensure_tables
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     ensure_tables(boto3.client("dynamodb"))
+    ensure_queues(boto3.client("sqs"))
 
 
 @dataclass

@@ -80,3 +80,34 @@ def test_calls_per_tweet_content_operation(api, world):
     assert calls(lambda: api.get(f"/tweets/{tweet_id}/replies")) == {"Query": 1, "GetItem": 1}  # none yet
     api.post("/tweets", {"text": "re", "reply_to_id": tweet_id}, token=bob)
     assert calls(lambda: api.get(f"/tweets/{tweet_id}/replies")) == {"Query": 1}
+
+
+def test_a_signed_in_read_adds_one_sqs_message_and_no_dynamodb_call(api, world):
+    """Views are handed off, not written: a signed-in read costs the same
+    DynamoDB calls as an anonymous one, plus one SendMessage to the views
+    queue (SQS, not DynamoDB; the queue's URL is looked up once per container)."""
+    from chalicelib.storage import jobs
+
+    bob, tweet_id = world["bob_token"], world["tweet"]["id"]
+    sent = []
+
+    def count(model, **_):
+        sent.append(model.name)
+
+    jobs.sqs().meta.events.register("before-call.sqs", count)
+    try:
+        api.get(f"/tweets/{tweet_id}", token=bob)  # warms the URL cache
+        sent.clear()
+        for path, dynamodb in ((f"/tweets/{tweet_id}", {"GetItem": 1}),
+                               ("/users/alice/tweets", {"GetItem": 2, "Query": 1}),
+                               ("/hashtags/none/tweets", {"Query": 4}),
+                               (f"/tweets/{tweet_id}/replies", {"Query": 1, "GetItem": 1})):
+            assert calls(lambda path=path: api.get(path)) == dynamodb, path
+            assert calls(lambda path=path: api.get(path, token=bob)) == dynamodb, path
+        # Only the pages that showed someone else's tweet sent anything: one message each.
+        assert sent == ["SendMessage", "SendMessage"]
+        sent.clear()
+        api.get("/timelines/home", token=bob)  # empty here (no fan-out without the pump): nothing to count
+        assert sent == []
+    finally:
+        jobs.sqs().meta.events.unregister("before-call.sqs", count)

@@ -41,13 +41,14 @@ from deploy import after_deploy, cloudformation, files, iam, naming, project
 from deploy.event_sources import chalice_event_id, event_sources, mapping_policies, source_queue, source_table
 from deploy.gateway_responses import GATEWAY_ERRORS, gateway_response, gateway_responses
 from deploy.naming import short_name
-from deploy.queues import queue_definitions, visibility_timeout
+from deploy.queues import READ_QUEUES, queue_definitions, visibility_timeout, visibility_timeouts
 from deploy.tables import create_table_params
 
 STAGES = project.stages()
 CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
-EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job", "redrive_failures")
+EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job", "on_views",
+                   "redrive_failures")
 ACCOUNT_ARN = "arn:aws:{service}:eu-west-1:123456789012:{resource}"  # any real region and account
 
 # Every response type API Gateway knows (GatewayResponse.responseType).
@@ -175,7 +176,7 @@ def test_tables_are_kept_backed_up_and_encrypted():
 def _queues() -> dict[str, dict]:
     """Short name -> AWS::SQS::Queue properties in the data stack."""
     resources = cloudformation.tables_template()["Resources"]
-    return {_sub(r["Properties"]["QueueName"], "local").removeprefix("chirp-local-"): r["Properties"]
+    return {naming.short_of(_sub(r["Properties"]["QueueName"], "local")): r["Properties"]
             for r in resources.values() if r["Type"] == "AWS::SQS::Queue"}
 
 
@@ -184,7 +185,7 @@ def test_queues_are_the_local_stacks_queues_with_the_stages_visibility_timeout(s
     """Same queues and attributes as devstack.resources.ensure_queues creates,
     only with the visibility timeout of the function reading each."""
     queues = _queues()
-    wanted = queue_definitions(visibility_timeout(stage))
+    wanted = queue_definitions(visibility_timeouts(stage))
     assert set(queues) == set(settings.QUEUE_NAMES) == {naming.short_of(n) for n in wanted}
     mappings = cloudformation.tables_template().get("Mappings", {}).get("StageSettings", {}).get(stage, {})
     for name, attributes in wanted.items():
@@ -198,29 +199,39 @@ def test_queues_are_the_local_stacks_queues_with_the_stages_visibility_timeout(s
                 dlq = cloudformation.queue_logical_id(naming.short_of(value["deadLetterTargetArn"]))
                 assert got == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
                                "maxReceiveCount": int(value["maxReceiveCount"])}
+            elif attribute == "FifoQueue":
+                assert got is (value == "true")
             else:
                 assert got == int(value), attribute
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_jobs_visibility_timeout_is_six_times_the_workers_timeout(stage):
-    [worker] = [s for s in event_sources() if isinstance(s, SQSEventConfig)]
-    assert worker.name == "on_job" and source_queue(worker) == "jobs"
-    timeout = project.stage_config(stage, worker.name).lambda_timeout
-    assert timeout >= 60  # a page of fan-out jobs, with backoff on throttling
-    assert visibility_timeout(stage) >= 6 * timeout + worker.maximum_batching_window_in_seconds
-    assert visibility_timeout(stage) <= 12 * 3600  # SQS's maximum
-    # A message outlives its retries: the DLQ keeps it longer than the queue would.
+def test_each_read_queues_visibility_timeout_is_six_times_its_workers_timeout(stage):
+    workers = {source_queue(s): s for s in event_sources() if isinstance(s, SQSEventConfig)}
+    assert {q: w.name for q, w in workers.items()} == {"jobs": "on_job", "views": "on_views"}
+    assert set(workers) == set(READ_QUEUES)
     queues = _queues()
-    assert queues["jobs-dlq"]["MessageRetentionPeriod"] >= queues["jobs"].get("MessageRetentionPeriod",
-                                                                                   4 * 86400)
+    for queue, worker in workers.items():
+        timeout = project.stage_config(stage, worker.name).lambda_timeout
+        assert timeout >= 60  # a page of fan-out jobs, or a batch's updates, with backoff on throttling
+        assert visibility_timeout(stage, queue) >= 6 * timeout + worker.maximum_batching_window_in_seconds
+        assert visibility_timeout(stage, queue) <= 12 * 3600  # SQS's maximum
+        # A message outlives its retries: the DLQ keeps it longer than the queue would.
+        retention = queues[queue].get("MessageRetentionPeriod", 4 * 86400)
+        assert queues[f"{queue}-dlq"]["MessageRetentionPeriod"] >= retention
+    # Views go in order per group: a FIFO queue, whose dead-letter queue must be FIFO too, and
+    # whose mapping takes at most 10 messages and no batching window (Lambda's limits for FIFO).
+    assert workers["views"].batch_size <= 10 and workers["views"].maximum_batching_window_in_seconds == 0
+    assert queues["views"]["FifoQueue"] is queues["views-dlq"]["FifoQueue"] is True
+    assert settings.QUEUE_NAMES["views"].endswith(".fifo")
+    assert not settings.QUEUE_NAMES["jobs"].endswith(".fifo")
 
 
 def test_queues_that_nothing_reads_have_alarms():
     resources = cloudformation.tables_template()["Resources"]
     alarms = {r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: r["Properties"]
               for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"JobsDlqQueue", "StreamFailuresQueue", "ParkedQueue"}
+    assert set(alarms) == {"JobsDlqQueue", "StreamFailuresQueue", "ParkedQueue", "ViewsDlqQueue"}
     for alarm in alarms.values():
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
@@ -360,8 +371,9 @@ def test_stream_mappings_carry_the_local_pumps_settings(stage):
         assert policy.on_failure_queue == settings.QUEUE_NAMES["stream-failures"]
         assert 0 <= policy.maximum_retry_attempts <= 10000  # bounded: -1 would retry for a day
         assert 60 <= policy.maximum_record_age_in_seconds <= 604800
-    assert _event(template, "on_job")["Properties"] == {
-        "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    for queue_handler in ("on_job", "on_views"):
+        assert _event(template, queue_handler)["Properties"] == {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"]}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -467,7 +479,8 @@ def test_lambda_can_run_each_mapping_with_the_functions_role(stage):
             failures = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-stream-failures")
             assert _allows(policy, "sqs:SendMessage", failures), source.name
         else:
-            queue = ACCOUNT_ARN.format(service="sqs", resource=f"chirp-{stage}-{source_queue(source)}")
+            queue = ACCOUNT_ARN.format(service="sqs",
+                                       resource=naming.resource_name(source_queue(source), stage))
             assert all(_allows(policy, a, queue) for a in iam.QUEUE_READ_ACTIONS), source.name
 
 
@@ -560,7 +573,7 @@ def test_packaged_mappings_are_chalices_with_the_merged_settings(packaged):
         else:
             assert event["Type"] == "SQS"
             assert props["Queue"] == {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
-                                                 f"chirp-{stage}-jobs"}
+                                                 + naming.resource_name(source_queue(source), stage)}
     assert set(_imports(template)) <= _exports(stage)
 
 
@@ -703,6 +716,9 @@ def _run_every_path(api, recorder) -> None:
         api.post("/tweets", {"text": "a quote", "quote_of_id": first.json["id"]}, token=token["bob"]),
         api.get(f"/tweets/{first.json['id']}"),
         api.get("/users/alice/tweets?limit=1"),
+        # Signed-in reads count views: one message each to the views queue, counted by on_views.
+        api.get(f"/tweets/{first.json['id']}", token=token["bob"]),
+        api.get("/users/alice/tweets?limit=1", token=token["carol"]),
     ]
     recorder.pump.drain()  # no followers yet: one page, written by the stream handler itself
     # Alice reaches the celebrity threshold (promotion, in pages); Bob
@@ -881,7 +897,7 @@ def test_each_functions_policy_allows_exactly_what_it_does(api, function_calls):
     for function in EVENT_FUNCTIONS + ("bearer_auth",):
         assert function_calls.invocations[function], f"{function} never ran"
     sqs = boto3.client("sqs")
-    for short in ("stream-failures", "jobs-dlq", "jobs"):
+    for short in ("stream-failures", "jobs-dlq", "jobs", "views-dlq", "views"):
         url = sqs.get_queue_url(QueueName=settings.QUEUE_NAMES[short])["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["ApproximateNumberOfMessages"] == "0", f"{short}: a handler failed"
