@@ -170,6 +170,19 @@ def test_a_batch_gone_from_the_stream_is_reported_and_dropped(code, pump, queue_
 
 # --- out of order: a redriven record older than what ran since --------------
 
+class TimelineStorm:
+    """Fails every timeline write while `on`, so the record at hand is parked."""
+
+    def __init__(self, hooks):
+        self.on = True
+
+        def fail(request, operation):
+            if self.on and TIMELINES in request["RequestItems"]:
+                raise hooks.error("ValidationException", operation)
+
+        hooks.on("BatchWriteItem", fail)
+
+
 def send_failure(short_name: str, body: dict) -> None:
     sqs = boto3.client("sqs")
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=settings.QUEUE_NAMES[short_name])["QueueUrl"],
@@ -185,17 +198,11 @@ def test_a_parked_follow_is_not_replayed_after_the_unfollow_ran(
     reader, reader_token = make_user("reader")
     make_tweet(author_token, "before the follow")
     pump.drain()
-    storm = {"on": True}
-
-    def fail_backfill(request, operation):
-        if storm["on"] and TIMELINES in request["RequestItems"]:
-            raise dynamodb_hooks.error("ValidationException", operation)
-
-    dynamodb_hooks.on("BatchWriteItem", fail_backfill)
+    storm = TimelineStorm(dynamodb_hooks)
     assert api.post("/users/author/follow", token=reader_token).status == 200
     pump.drain()
     assert queue_length("stream-failures") == 1
-    storm["on"] = False
+    storm.on = False
     assert api.delete("/users/author/follow", token=reader_token).status == 200
     pump.drain()
 
@@ -213,17 +220,11 @@ def test_a_parked_unfollow_is_not_replayed_after_a_new_follow_ran(
     tweet = make_tweet(author_token, "hello")["id"]
     assert api.post("/users/author/follow", token=reader_token).status == 200
     pump.drain()
-    storm = {"on": True}
-
-    def fail_removal(request, operation):
-        if storm["on"] and TIMELINES in request["RequestItems"]:
-            raise dynamodb_hooks.error("ValidationException", operation)
-
-    dynamodb_hooks.on("BatchWriteItem", fail_removal)
+    storm = TimelineStorm(dynamodb_hooks)
     assert api.delete("/users/author/follow", token=reader_token).status == 200
     pump.drain()
     assert queue_length("stream-failures") == 1
-    storm["on"] = False
+    storm.on = False
     assert api.post("/users/author/follow", token=reader_token).status == 200
     pump.drain()
 
@@ -241,17 +242,11 @@ def test_a_parked_tweet_is_not_replayed_after_its_deletion_ran(
     reader, reader_token = make_user("reader")
     follow(reader_token, "author")
     pump.drain()
-    storm = {"on": True}
-
-    def fail_fan_out(request, operation):
-        if storm["on"] and TIMELINES in request["RequestItems"]:
-            raise dynamodb_hooks.error("ValidationException", operation)
-
-    dynamodb_hooks.on("BatchWriteItem", fail_fan_out)
+    storm = TimelineStorm(dynamodb_hooks)
     tweet = make_tweet(author_token, "gone soon #parked")["id"]
     pump.drain()
     assert queue_length("stream-failures") == 1
-    storm["on"] = False
+    storm.on = False
     assert api.delete(f"/tweets/{tweet}", token=author_token).status in (200, 204)
     pump.drain()
 
