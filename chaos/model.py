@@ -14,7 +14,9 @@ the state depends on which counts the transitions happened to read).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 CELEBRITY = "celebrity"
 
@@ -33,6 +35,22 @@ class User:
     handle: str
     id: str
     token: str
+
+
+def expected_home(tweets: Mapping[str, Any], sources: set[int]) -> list[tuple[str, str | None]]:
+    """The home timeline rule (docs/architecture.md section 6), for tweets
+    by id with `author` and `original` (None unless a retweet): the
+    originals by `sources` (the reader and their followees), and for each
+    other original any of them retweeted, its oldest retweet; newest first."""
+    items: set[tuple[str, str | None]] = {(t, None) for t, tweet in tweets.items()
+                                          if tweet.original is None and tweet.author in sources}
+    oldest: dict[str, str] = {}
+    for rt, tweet in tweets.items():
+        if (tweet.original is not None and tweet.author in sources
+                and tweets[tweet.original].author not in sources):
+            oldest[tweet.original] = min(oldest.get(tweet.original, rt), rt, key=int)
+    items |= {(rt, original) for original, rt in oldest.items()}
+    return sorted(items, key=lambda item: int(item[0]), reverse=True)
 
 
 @dataclass
@@ -114,16 +132,7 @@ class Model:
 
     def home(self, reader: int) -> list[tuple[str, str | None]]:
         """(item id, original id or None), newest first."""
-        sources = self.sources(reader)
-        items: set[tuple[str, str | None]] = {(t, None) for t, tweet in self.tweets.items()
-                 if tweet.original is None and tweet.author in sources}
-        oldest: dict[str, str] = {}
-        for rt, tweet in self.tweets.items():
-            if (tweet.original is not None and tweet.author in sources
-                    and self.tweets[tweet.original].author not in sources):
-                oldest[tweet.original] = min(oldest.get(tweet.original, rt), rt, key=int)
-        items |= {(rt, original) for original, rt in oldest.items()}
-        return sorted(items, key=lambda item: int(item[0]), reverse=True)
+        return expected_home(self.tweets, self.sources(reader))
 
     def user_timeline(self, user: int) -> list[tuple[str, str | None]]:
         return sorted(((t, tweet.original) for t, tweet in self.tweets.items() if tweet.author == user),

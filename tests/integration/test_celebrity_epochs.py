@@ -34,6 +34,27 @@ def transition_jobs(queue_messages) -> list[dict]:
     return waiting
 
 
+def followed_by_five(make_user, follow, streams) -> list:
+    """Five fans follow @star (the threshold), their records handled; the
+    promotion's jobs are left on the queue for the test to run."""
+    fans = [make_user(f"fan{n}") for n in range(5)]
+    for _, token in fans:
+        follow(token, "star")
+    streams["on_follow_change"].drain()
+    return fans
+
+
+def promoted_then_demoted(make_user, follow, unfollow, streams) -> list:
+    """@star promoted by five fans, then demoted by two unfollows, every job run."""
+    fans = followed_by_five(make_user, follow, streams)
+    streams["on_job"].drain()
+    for _, token in fans[:2]:
+        unfollow(token, "star")
+    streams["on_follow_change"].drain()
+    streams["on_job"].drain()
+    return fans
+
+
 def assert_every_follower_pulls(api, star, readers):
     assert user_item(star["id"]).celebrity_state == celebrities.CELEBRITY
     for reader, _ in readers:
@@ -46,10 +67,7 @@ def test_a_demotion_page_does_not_undo_a_newer_promotion(api, make_user, make_tw
     followers from the pull list, the author is promoted again and that
     promotion's pages add them. The demotion's removals land last."""
     star, star_token = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
+    fans = followed_by_five(make_user, follow, streams)
     streams["on_job"].drain()
     assert_every_follower_pulls(api, star, fans)
 
@@ -96,10 +114,7 @@ def test_a_stale_page_of_an_older_promotion_does_not_finish_a_newer_one(
     "celebrity" before the second promotion has added the newest followers."""
     monkeypatch.setattr(settings, "FANOUT_PAGE_SIZE", 2)
     star, star_token = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
+    fans = followed_by_five(make_user, follow, streams)
     [first] = transition_jobs(queue_messages)
     run(first)
     [second_page] = transition_jobs(queue_messages)  # the first promotion's page 2, kept to redeliver
@@ -142,10 +157,7 @@ def test_a_job_sent_before_epochs_existed_still_runs(api, make_user, follow, str
     the state only, as before."""
     monkeypatch.setattr(settings, "FANOUT_PAGE_SIZE", 2)
     star, _ = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
+    fans = followed_by_five(make_user, follow, streams)
     pages = 0
     while waiting := transition_jobs(queue_messages):
         for job in waiting:
@@ -159,15 +171,7 @@ def test_a_job_sent_before_epochs_existed_still_runs(api, make_user, follow, str
 def test_the_jobs_carry_the_epoch_of_their_transition(api, make_user, follow, unfollow, streams,
                                                        queue_messages, sent_jobs):
     star, _ = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
-    streams["on_job"].drain()
-    for _, token in fans[:2]:
-        unfollow(token, "star")
-    streams["on_follow_change"].drain()
-    streams["on_job"].drain()
+    promoted_then_demoted(make_user, follow, unfollow, streams)
     sent = [(kind, job["epoch"]) for kind, job in sent_jobs if kind in ("promote", "demote")]
     assert sent == [("promote", 1), ("demote", 2)]
     assert user_item(star["id"]).celebrity_epoch == 2
@@ -207,10 +211,7 @@ def test_a_promotion_that_ends_in_a_demotion_whose_job_is_lost_sends_it_when_the
     unfollows meanwhile start a demotion, whose job cannot be sent. The page
     raises and is redelivered; it is stale now, and sends the lost job."""
     star, star_token = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
+    fans = followed_by_five(make_user, follow, streams)
     for _, token in fans[:2]:
         unfollow(token, "star")  # three left, while still promoting
     streams["on_follow_change"].drain()
@@ -243,10 +244,7 @@ def test_a_duplicate_chain_of_one_epoch_ends_right(api, make_user, follow, strea
     followers, and the slower stops once the faster has ended."""
     monkeypatch.setattr(settings, "FANOUT_PAGE_SIZE", 2)
     star, _ = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
+    fans = followed_by_five(make_user, follow, streams)
     [first] = transition_jobs(queue_messages)
     run(first)
     run(first)  # the same first page again: two chains
@@ -261,15 +259,7 @@ def test_transitions_begun_before_job_epochs_were_recorded(api, make_user, follo
     """No job epoch on the author: a finished demotion is not sent again; a
     promotion still under way is, once (its job may be the one lost)."""
     star, _ = make_user("star")
-    fans = [make_user(f"fan{n}") for n in range(5)]
-    for _, token in fans:
-        follow(token, "star")
-    streams["on_follow_change"].drain()
-    streams["on_job"].drain()
-    for _, token in fans[:2]:
-        unfollow(token, "star")
-    streams["on_follow_change"].drain()
-    streams["on_job"].drain()
+    promoted_then_demoted(make_user, follow, unfollow, streams)
     assert transition_kinds(sent_jobs) == [("promote", 1, None), ("demote", 2, None)]
     forget_job_epoch(star["id"])
     follow(make_user("newcomer0")[1], "star")  # four: a check, below the threshold

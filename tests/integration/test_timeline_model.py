@@ -43,6 +43,7 @@ from support import user_item
 
 from chalicelib import settings as chirp
 from chalicelib.storage import jobs
+from chaos.model import expected_home
 from devstack.resources import ensure_queues, ensure_tables
 from tests import profiles
 
@@ -316,16 +317,7 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
             """(item id, original id or None), newest first: the originals
             of the reader and their followees, minus deleted; and for each
             other original that any of them retweeted, its oldest retweet."""
-            sources = self.sources(reader)
-            items = {(t, None) for t, tweet in self.tweets.items()
-                     if tweet.original is None and tweet.author in sources}
-            oldest: dict[str, str] = {}
-            for rt, tweet in self.tweets.items():
-                if (tweet.original is not None and tweet.author in sources
-                        and self.tweets[tweet.original].author not in sources):
-                    oldest[tweet.original] = min(oldest.get(tweet.original, rt), rt, key=int)
-            items |= {(rt, original) for original, rt in oldest.items()}
-            return sorted(items, key=lambda item: int(item[0]), reverse=True)
+            return expected_home(self.tweets, self.sources(reader))
 
         def home(self, token) -> list[tuple[str, str | None]]:
             """Every page, as (item id, the id in its `retweet_of` or None)."""
