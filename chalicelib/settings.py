@@ -22,7 +22,8 @@ TABLE_NAMES = {
     table: os.environ.get(f"{table.upper()}_TABLE",
                           NAME_PATTERN.format(stage=STAGE, name=table))
     for table in ("users", "handles", "tweets", "follows", "idempotency", "timelines",
-                  "retweets", "likes", "hashtags", "trends", "notifications")
+                  "retweets", "likes", "hashtags", "trends", "notifications", "affinity",
+                  "snapshots")
 }
 
 # Queues (SQS): "jobs" carries every background job (chalicelib.storage.jobs),
@@ -183,3 +184,15 @@ RANKED_POPULAR_WILSON = 0.05  # a Wilson bound this high says "popular with its 
 RANKED_POPULAR_MIN_VIEWS = 10  # ...given at least this many views, so 1 like in 1 view does not claim it
 RANKED_AFFINITY_REASON = 3.0  # affinity this high says "you often engage with @x" (~3 recent engagements)
 AFFINITY_HALF_LIFE_DAYS = 14.0  # an engagement this old counts half: shorter follows changing tastes
+# Affinity (chalicelib.home.affinity): each engagement of a reader with an
+# author's tweet counts its kind's weight, halving every AFFINITY_HALF_LIFE_DAYS;
+# about 1 per recent like. A reply or a quote says more than a tap does.
+AFFINITY_WEIGHTS = {"like": 1.0, "retweet": 1.0, "reply": 1.5, "quote": 1.5}
+AFFINITY_PREFIXES = {"like": "l", "retweet": "t", "reply": "r", "quote": "q"}  # attribute name = prefix + id
+# The most recent this many engagements per (reader, author) are kept: the
+# item stays within 1 KB (1 write unit per update), and ln(1 + affinity)
+# hardly moves past 32 recent engagements anyway.
+AFFINITY_MAX_ENGAGEMENTS = 32
+# A ranked timeline's order is kept this long for its cursor; a later page
+# after that is a 400 ("start again"). Long enough to read a day's best.
+RANKED_SNAPSHOT_SECONDS = 30 * 60

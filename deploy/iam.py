@@ -40,6 +40,8 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "hashtags": ("Query",),
         "trends": ("GetItem", "PutItem", "Query"),  # the top list, recomputed from the counters
         "notifications": ("Query",),
+        "affinity": ("BatchGetItem",),  # ranked home pages: the reader's engagement with the authors
+        "snapshots": ("GetItem", "PutItem"),  # a ranked home timeline's order, for its later pages
     },
     "on_tweet_change": {  # fan-out, hashtags, notifications; a deletion's retractions and cascade
         "users": ("BatchGetItem", "GetItem", "UpdateItem"),  # the author's path; who is active; counts
@@ -51,6 +53,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "hashtags": ("DeleteItem", "PutItem"),
         "trends": ("UpdateItem",),
         "notifications": ("BatchWriteItem",),
+        "affinity": ("UpdateItem",),  # replies, retweets and quotes engage with an author
     },
     "on_follow_change": {  # backfill, removal, the celebrity set and threshold, notifications
         "users": ("GetItem", "UpdateItem"),
@@ -60,8 +63,9 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "timelines/by-author": ("Query",),  # an unfollowed author's entries
         "notifications": ("BatchWriteItem",),
     },
-    "on_like_change": {  # notifications
+    "on_like_change": {  # notifications, affinity
         "notifications": ("BatchWriteItem",),
+        "affinity": ("UpdateItem",),
     },
     "on_views": {  # one conditional counter update per tweet; a failed condition returns the item
         "tweets": ("UpdateItem",),

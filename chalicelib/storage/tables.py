@@ -5,6 +5,7 @@ local stack's CreateTable calls and into `infra/tables.json`.
 from typing import TYPE_CHECKING, cast
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
@@ -116,12 +117,14 @@ class TweetModel(Model):
     reply_to_id = NumberAttribute(null=True)
     reply_to_author_id = NumberAttribute(null=True)  # whom a reply notifies
     quote_of_id = NumberAttribute(null=True)
+    quote_of_author_id = NumberAttribute(null=True)  # whose tweet a quote engages with (affinity)
     conversation_id = NumberAttribute()
     retweet_of_id = NumberAttribute(null=True)
     retweet_of_author_id = NumberAttribute(null=True)  # whom a retweet notifies
     like_count = NumberAttribute(default=0)
     retweet_count = NumberAttribute(default=0)
     reply_count = NumberAttribute(default=0)
+    quote_count = NumberAttribute(default=0)  # quotes of this tweet (a ranking signal)
     # Views (chalicelib.tweets.views), written only by the views queue's
     # consumer: the count, and per message group g of the views queue the
     # SequenceNumber of the last message counted on this tweet, as the number
@@ -298,11 +301,45 @@ class NotificationModel(Model):
     tweet_id = NumberAttribute(null=True)
 
 
+class AffinityModel(Model):
+    """How much `reader_id` engages with `author_id` (chalicelib.home.affinity),
+    read by the ranked home timeline. Each engagement still counted is one
+    number attribute named by its kind and the id of what was engaged with
+    (AFFINITY_PREFIXES, e.g. `l<tweet_id>` for a like of that tweet) holding
+    its time in Unix seconds; the affinity now is their sum, each weighted by
+    kind and decayed by its age. Setting or removing one attribute is
+    idempotent, so a redelivered stream record neither counts twice nor
+    undoes twice, with one UpdateItem and no read. Like the view marks, these
+    attributes are not declared: their names depend on the engagement."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["affinity"]
+
+    reader_id = NumberAttribute(hash_key=True)
+    author_id = NumberAttribute(range_key=True)
+
+
+class SnapshotModel(Model):
+    """A ranked home timeline's order, kept for paging through it
+    (chalicelib.home.ranked): computed once by the first page, read by the
+    cursor's later pages, gone after RANKED_SNAPSHOT_SECONDS (the reads
+    check `expires_at` themselves: TTL deletion can lag by days)."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["snapshots"]
+
+    reader_id = NumberAttribute(hash_key=True)
+    snapshot_id = NumberAttribute(range_key=True)
+    entries = BinaryAttribute(legacy_encoding=False)  # packed, see chalicelib.home.ranked
+    expires_at = TTLAttribute()
+
+
 VIEW_MARK_PREFIX = "vseq_"  # TweetModel's per-group view marks: vseq_0 .. vseq_<VIEWS_GROUPS - 1>
 
 ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel,
-              RetweetModel, LikeModel, HashtagModel, TrendModel, NotificationModel)
-TTL_ATTRIBUTES = {IdempotencyModel: "expires_at", TrendModel: "expires_at"}
+              RetweetModel, LikeModel, HashtagModel, TrendModel, NotificationModel, AffinityModel,
+              SnapshotModel)
+TTL_ATTRIBUTES = {IdempotencyModel: "expires_at", TrendModel: "expires_at", SnapshotModel: "expires_at"}
 
 
 def client() -> "DynamoDBClient":

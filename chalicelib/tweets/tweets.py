@@ -14,7 +14,7 @@ from chalicelib.storage import batches
 from chalicelib.storage.ids import new_id
 from chalicelib.storage.paging import PageRequest, query_page
 from chalicelib.storage.tables import HandleModel, IdempotencyModel, TweetModel, UserModel
-from chalicelib.storage.transactions import ConditionsFailed, check, delete, save, transact_write, update
+from chalicelib.storage.transactions import ConditionsFailed, delete, save, transact_write, update
 from chalicelib.tweets import tweet_text
 
 
@@ -101,6 +101,7 @@ def post_tweet(author: UserModel, new: NewTweet,
             reply_to_id=int(parent.id) if parent else None,
             reply_to_author_id=int(parent.author_id) if parent else None,
             quote_of_id=int(quoted.id) if quoted else None,
+            quote_of_author_id=int(quoted.author_id) if quoted else None,
             conversation_id=int(parent.conversation_id) if parent else tweet_id,
         )
         steps = {
@@ -112,7 +113,8 @@ def post_tweet(author: UserModel, new: NewTweet,
             steps["reply_to"] = update(TweetModel(id=parent.id), [TweetModel.reply_count.add(1)],
                                        condition=TweetModel.id.exists())
         if quoted:
-            steps["quote_of"] = check(TweetModel, quoted.id, condition=TweetModel.id.exists())
+            steps["quote_of"] = update(TweetModel(id=quoted.id), [TweetModel.quote_count.add(1)],
+                                       condition=TweetModel.id.exists())
         if record_key:
             record = IdempotencyModel(key=record_key, tweet_id=tweet_id, fingerprint=new.fingerprint(),
                                       expires_at=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS))
@@ -238,8 +240,8 @@ def get(tweet_id: int) -> TweetModel:
 
 def delete_tweet(tweet: TweetModel) -> None:
     """Deletes a plain tweet (not a retweet), uncounting it on its author and
-    on the tweet it replies to. The author check is also the delete's own
-    condition, so a concurrent delete cannot make it count twice."""
+    on the tweets it replies to and quotes. The author check is also the
+    delete's own condition, so a concurrent delete cannot make it count twice."""
     tweet_id, caller_id = int(tweet.id), int(tweet.author_id)
     steps = {
         "tweet": delete(TweetModel(id=tweet_id), condition=TweetModel.author_id == caller_id),
@@ -249,16 +251,21 @@ def delete_tweet(tweet: TweetModel) -> None:
     if tweet.reply_to_id:
         steps["reply_to"] = update(TweetModel(id=tweet.reply_to_id), [TweetModel.reply_count.add(-1)],
                                    condition=TweetModel.id.exists())
-    try:
-        transact_write(steps)
-    except ConditionsFailed as exc:
-        if "tweet" in exc.failed:
-            raise errors.NotFound("Tweet") from None  # deleted meanwhile
-        if exc.failed == {"reply_to"}:  # the parent is gone: nothing left to uncount
-            del steps["reply_to"]
+    if tweet.quote_of_id:
+        steps["quote_of"] = update(TweetModel(id=tweet.quote_of_id), [TweetModel.quote_count.add(-1)],
+                                   condition=TweetModel.id.exists())
+    while True:  # at most three rounds: each drops a parent that is gone
+        try:
             transact_write(steps)
-        else:
-            raise
+            return
+        except ConditionsFailed as exc:
+            if "tweet" in exc.failed:
+                raise errors.NotFound("Tweet") from None  # deleted meanwhile
+            gone = exc.failed & {"reply_to", "quote_of"}
+            if not gone or exc.failed - gone:  # something else failed
+                raise
+            for step in gone:  # that parent is gone: nothing left to uncount on it
+                del steps[step]
 
 
 def user_timeline(author_id: int, page: PageRequest) -> tuple[list[TweetModel], bool]:
