@@ -11,12 +11,12 @@ from chalicelib import settings
 from chalicelib.accounts import follows, tokens, users
 from chalicelib.discovery import hashtags, trends
 from chalicelib.events import consumers, redrive, streams
-from chalicelib.home import feed
+from chalicelib.home import feed, ranked
 from chalicelib.notifications import inbox
 from chalicelib.storage import jobs
 from chalicelib.tweets import deletion, likes, retweets, tweets, views
 from chalicelib.web import auth, errors, inputs, pages
-from chalicelib.web.shapes import notification_json, tweet_json, user_json
+from chalicelib.web.shapes import notification_json, ranking_json, tweet_json, user_json
 
 app = Chalice(app_name="chirp")
 app.register_middleware(errors.error_middleware, "http")
@@ -210,12 +210,32 @@ def user_notifications():
 @route("/timelines/home", authorizer=bearer_auth)
 def home_timeline():
     reader = auth.caller_id(_request())
+    if pages.is_ranked(_request().query_params):
+        return _ranked_home(reader)
     scope = f"home:{reader}"
     page = pages.page_request(_request().query_params, scope)
     home = feed.read(reader, page)
     views.record(reader, [tweet for tweet, _ in home.tweets])
     body = pages.page([tweet_json(*shown) for shown in home.tweets], page, scope, home.more, home.last_key)
+    body["meta"]["ranked"] = False
     body["meta"]["partial"] = home.partial  # true while a returning user's timeline is rebuilt
+    return body
+
+
+def _ranked_home(reader):
+    """Interesting first (chalicelib.home.ranked): a first page ranks and
+    keeps the order, its cursor pages through what was kept."""
+    scope = f"home-ranked:{reader}"
+    request = pages.ranked_request(_request().query_params, scope)
+    if request.snapshot_id is None:
+        home = ranked.first_page(reader, request.limit)
+    else:
+        home = ranked.later_page(reader, request.snapshot_id, request.offset, request.limit)
+    views.record(reader, [place.tweet for place in home.places])
+    shown = [{**tweet_json(p.tweet, p.original), "ranking": ranking_json(p.score, p.reasons)}
+             for p in home.places]
+    body = pages.ranked_page(shown, scope, home.snapshot_id, home.offset, home.expires_at)
+    body["meta"]["partial"] = home.partial
     return body
 
 

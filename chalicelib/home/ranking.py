@@ -98,6 +98,7 @@ class Candidate:
     quote_count: int = 0
     views_count: int = 0
     affinity: float = 0.0
+    affinity_kind: str | None = None  # the engagement most of the affinity comes from ("like", ...)
     own: bool = False
     author_handle: str | None = None
 
@@ -176,6 +177,9 @@ def score(candidate: Candidate, now: float) -> Score:
                  recency=recency, age_hours=age_hours)
 
 
+# "you often like @bob": what most of the reader's affinity with the author is.
+_OFTEN = {"like": "you often like", "retweet": "you often retweet", "reply": "you often reply to",
+          "quote": "you often quote"}
 _NOUNS = (("like", "likes"), ("retweet", "retweets"), ("reply", "replies"), ("quote", "quotes"))
 
 
@@ -193,7 +197,8 @@ def reasons(candidate: Candidate, parts: Score) -> list[str]:
     how much each multiplies the score, its counts ("12 likes, 3 replies"),
     "popular with its viewers" (a Wilson bound of at least
     RANKED_POPULAR_WILSON over at least RANKED_POPULAR_MIN_VIEWS views) and
-    "you often engage with @handle" (affinity of at least
+    "you often like @handle" (or reply to, retweet, quote, engage with:
+    the kind most of it comes from; affinity of at least
     RANKED_AFFINITY_REASON); then "new" (younger than RANKED_NEW_HOURS)."""
     found = ["your tweet"] if candidate.own else []
     weighed: list[tuple[float, int, str]] = []
@@ -204,7 +209,8 @@ def reasons(candidate: Candidate, parts: Score) -> list[str]:
         weighed.append((parts.viewer_factor, 1, "popular with its viewers"))
     if not candidate.own and parts.affinity >= settings.RANKED_AFFINITY_REASON:
         who = f"@{candidate.author_handle}" if candidate.author_handle else "its author"
-        weighed.append((parts.affinity_factor, 2, f"you often engage with {who}"))
+        often = _OFTEN.get(candidate.affinity_kind or "", "you often engage with")
+        weighed.append((parts.affinity_factor, 2, f"{often} {who}"))
     found += [text for _, _, text in sorted(weighed, key=lambda item: (-item[0], item[1]))]
     if parts.age_hours < settings.RANKED_NEW_HOURS:
         found.append("new")

@@ -98,9 +98,10 @@ def _celebrity_recent(author_id: int) -> list[Candidate]:
 
 def _celebrity_slice(author_id: int, page: PageRequest, want: int) -> list[Candidate]:
     """Up to `want` of a celebrity's tweets in the page's range, newest first.
-    First pages come from the cache when it holds enough; deeper pages
-    (with max_id) query the author's index directly."""
-    if page.max_id is None and want <= settings.CELEBRITY_PULL:
+    First pages come from the cache when it holds enough (all `want`, or
+    the whole range: a ranked window's lower bound falls inside it); deeper
+    pages (with max_id) query the author's index directly."""
+    if page.max_id is None:
         recent = _celebrity_recent(author_id)
         in_range = [c for c in recent if page.since_id is None or c.tweet_id > page.since_id]
         holds_all = len(recent) < settings.CELEBRITY_PULL or len(in_range) < len(recent)

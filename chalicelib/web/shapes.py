@@ -47,6 +47,11 @@ def tweet_json(tweet: TweetModel, original: TweetModel | None = None) -> dict:
     }
 
 
+def ranking_json(score: float, reasons: tuple[str, ...]) -> dict:
+    """Why a ranked item is where it is (chalicelib.home.ranking)."""
+    return {"score": round(score, 4), "reasons": list(reasons)}
+
+
 def notification_json(notification: NotificationModel, actor: UserModel, tweet: TweetModel | None) -> dict:
     return {
         "id": _id(notification.id),

@@ -44,9 +44,11 @@ def test_a_tweet_reaches_its_followers_and_its_author(api, make_user, make_tweet
     for token in (alice_token, bob_token, carol_token):
         body = api.get("/timelines/home", token=token).json
         assert body == {"data": [tweet], "meta": {"next_cursor": None, "newest_id": tweet["id"],
-                                                  "oldest_id": tweet["id"], "partial": False}}
+                                                  "oldest_id": tweet["id"], "ranked": False,
+                                                  "partial": False}}
     assert api.get("/timelines/home", token=dave_token).json == {
-        "data": [], "meta": {"next_cursor": None, "newest_id": None, "oldest_id": None, "partial": False}}
+        "data": [], "meta": {"next_cursor": None, "newest_id": None, "oldest_id": None, "ranked": False,
+                             "partial": False}}
 
 
 def test_home_needs_a_token(api):

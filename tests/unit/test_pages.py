@@ -13,7 +13,16 @@ from chalicelib.storage.ids import MAX_ID
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import TweetModel
 from chalicelib.web import errors
-from chalicelib.web.pages import decode_cursor, encode_cursor, page, page_request
+from chalicelib.web.pages import (
+    RankedRequest,
+    decode_cursor,
+    encode_cursor,
+    is_ranked,
+    page,
+    page_request,
+    ranked_page,
+    ranked_request,
+)
 from tests import profiles
 
 SCOPE = "user-tweets:911887782780350464"
@@ -238,3 +247,31 @@ def test_last_page_has_no_cursor():
 def test_empty_page():
     assert page([], PageRequest(3), SCOPE, False, None) == {
         "data": [], "meta": {"next_cursor": None, "newest_id": None, "oldest_id": None}}
+
+
+# --- ranked lists -------------------------------------------------------------
+
+RANKED = "home-ranked:911887782780350464"
+
+
+@given(snapshot_id=ids, offset=st.integers(0, 10**6))
+def test_a_ranked_cursor_carries_its_snapshot_and_place(snapshot_id, offset):
+    cursor = ranked_page([], RANKED, snapshot_id, offset, None)["meta"]["next_cursor"]
+    assert ranked_request({"cursor": cursor, "limit": "7"}, RANKED) == RankedRequest(7, snapshot_id, offset)
+    rejected(lambda: ranked_request({"cursor": cursor}, RANKED + "0"), "invalid_cursor")
+    rejected(lambda: page_request({"cursor": cursor}, RANKED), "invalid_cursor")  # not an id cursor
+
+
+def test_a_ranked_list_refuses_id_bounds_and_a_chronological_cursor():
+    rejected(lambda: ranked_request({"max_id": "5"}, RANKED))
+    rejected(lambda: ranked_request({"since_id": "5"}, RANKED))
+    rejected(lambda: ranked_request({"cursor": encode_cursor(RANKED, 5, None)}, RANKED), "invalid_cursor")
+    assert [is_ranked(p) for p in (None, {}, {"ranked": "0"}, {"ranked": "false"}, {"ranked": "1"},
+                                   {"ranked": "true"})] == [False, False, False, False, True, True]
+    rejected(lambda: is_ranked({"ranked": "yes"}))
+
+
+def test_a_ranked_page_says_it_is_ranked_and_its_id_range():
+    meta = ranked_page([{"id": "5"}, {"id": "9"}, {"id": "7"}], RANKED, None, 3, None)["meta"]
+    assert meta == {"next_cursor": None, "newest_id": "9", "oldest_id": "5", "ranked": True,
+                    "snapshot_expires_at": None}

@@ -353,6 +353,10 @@ def test_reasons_say_the_two_largest_counts():
 def test_reasons_name_the_author_the_reader_engages_with():
     assert reasons_of(tweet(age_hours=5, affinity=4.0, author_handle="bob")) == ["you often engage with @bob"]
     assert reasons_of(tweet(age_hours=5, affinity=4.0)) == ["you often engage with its author"]
+    assert reasons_of(tweet(age_hours=5, affinity=4.0, affinity_kind="like", author_handle="bob")) == \
+        ["you often like @bob"]
+    assert reasons_of(tweet(age_hours=5, affinity=4.0, affinity_kind="reply", author_handle="bob")) == \
+        ["you often reply to @bob"]
     assert reasons_of(tweet(age_hours=5, affinity=2.9, author_handle="bob")) == []
 
 
