@@ -87,7 +87,8 @@ def test_one_author_cannot_take_the_top_three_with_ordinary_tweets(api, make_twe
     assert len(set(handles[:3])) == 3, handles
     assert handles[0] == "prolific" and handles.count("prolific") == 3
     # Each further one weighs half as much again.
-    scores = [t["ranking"]["score"] for t in ranked_page(api, token)["data"] if t["author"]["handle"] == "prolific"]
+    scores = [t["ranking"]["score"] for t in ranked_page(api, token)["data"]
+              if t["author"]["handle"] == "prolific"]
     assert scores[1] == pytest.approx(scores[0] / 2, rel=0.01)
     assert scores[2] == pytest.approx(scores[0] / 4, rel=0.01)
 
@@ -211,13 +212,14 @@ def test_a_later_page_leaves_out_what_was_deleted_or_unfollowed_since(api, make_
     bobs = [make_tweet(authors["bob"][1], f"bob {i}") for i in range(3)]
     pump.drain()
     first = ranked_page(api, token, limit=1)
-    rest_ids = set(t["id"] for t in mine + bobs) - {first["data"][0]["id"]}
+    rest_ids = {t["id"] for t in mine + bobs} - {first["data"][0]["id"]}
 
     unfollow(token, "bob")
     victim = next(t for t in mine if t["id"] in rest_ids)
     assert api.delete(f"/tweets/{victim['id']}", token=authors["alice"][1]).status == 204
     later = ranked_page(api, token, limit=10, cursor=first["meta"]["next_cursor"])
-    assert sorted(t["id"] for t in later["data"]) == sorted(rest_ids - {victim["id"]} - {t["id"] for t in bobs})
+    left = rest_ids - {victim["id"]} - {t["id"] for t in bobs}
+    assert sorted(t["id"] for t in later["data"]) == sorted(left)
     assert later["meta"]["next_cursor"] is None
 
 
