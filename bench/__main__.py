@@ -79,6 +79,17 @@ def main() -> dict:
             f"{name} reads {m['home_read_calls_mean']:.1f} calls / "
             f"writes {m['post_write_units_mean']:.1f} units"
             for name, m in scale["strategies"].items()))
+    hybrid = results["strategies"]["hybrid"]
+    if "ranked_first_page_calls_mean" in hybrid:
+        print(f"\nranked home (hybrid): first page {hybrid['ranked_first_page_calls_mean']:.1f} calls "
+              f"(max {hybrid['ranked_first_page_calls_max']}), {hybrid['ranked_first_page_units_mean']:.1f} units; "
+              f"later page {hybrid.get('ranked_later_page_calls_mean', 0):.1f} calls "
+              f"(max {hybrid.get('ranked_later_page_calls_max', 0)}), "
+              f"{hybrid.get('ranked_later_page_units_mean', 0):.1f} units; chronological "
+              f"{hybrid['home_read_calls_mean']:.1f} calls, {hybrid['home_read_units_mean']:.1f} units")
+    if "views_write_units_per_1000" in hybrid:
+        print(f"views: {hybrid['views_write_units_per_1000']:.0f} write units per 1,000 views "
+              f"(the home reads' views, FIFO batches of 10)")
     print()
     for name, bill in results["cost_model"]["strategies"].items():
         print(f"{name}: ${bill['total_usd_per_month']:,.0f} a month for 1M daily users "

@@ -26,10 +26,10 @@ from bench.capacity import CapacityMeter
 from bench.graph import Graph
 from bench.world import World, celebrities, reset_content, timeline_items, write_users
 from chalicelib import settings
-from chalicelib.home import feed, reading
+from chalicelib.home import feed, ranked, reading
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, TimelineModel, TweetModel, UserModel
-from chalicelib.tweets import tweets
+from chalicelib.tweets import tweets, views
 
 STRATEGIES = ("pull", "push", "hybrid")
 PAGE = 20  # a home page, as a client asks for it
@@ -62,6 +62,12 @@ class Samples:
     read_units: list[float] = field(default_factory=list)
     reader_following: list[int] = field(default_factory=list)
     cold_read_calls: list[int] = field(default_factory=list)
+    ranked_first_calls: list[int] = field(default_factory=list)
+    ranked_first_units: list[float] = field(default_factory=list)  # read and write units
+    ranked_later_calls: list[int] = field(default_factory=list)
+    ranked_later_units: list[float] = field(default_factory=list)
+    views: int = 0  # counted by the views consumer from the hybrid home reads
+    views_write_units: float = 0.0
     timeline_items: int = 0
 
 
@@ -76,7 +82,7 @@ def pull_home_page(reader_id: int, limit: int = PAGE) -> list[TweetModel]:
     return sorted(candidates, key=lambda t: -int(t.id))[:limit]
 
 
-def _pump():
+def _pump(handlers=("on_tweet_change", "on_job")):
     """The app's tweets-stream and fan-out-queue handlers behind one pump
     (the follows stream is not pumped: the graph was written directly)."""
     from chalice import Chalice
@@ -86,7 +92,7 @@ def _pump():
     from devstack.pump import EventPump
 
     view = Chalice(app_name=app.app_name)
-    view.event_sources = [s for s in app.event_sources if s.name in ("on_tweet_change", "on_job")]
+    view.event_sources = [s for s in app.event_sources if s.name in handlers]
     view.handler_map = {s.name: app.handler_map[s.name] for s in view.event_sources}
     return EventPump.for_app(view, {k: v for k, v in mapping_policies().items() if k in view.handler_map})
 
@@ -117,7 +123,11 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
     for i, reader in enumerate(work.readers):
         before = meter.snapshot()
         if pump:
-            feed.read(world.ids[reader], PageRequest(PAGE))
+            home = feed.read(world.ids[reader], PageRequest(PAGE))
+            if name == "hybrid":  # as the route does: the page's views go to the views queue (no DynamoDB)
+                shown = [tweet for tweet, _ in home.tweets]
+                views.record(world.ids[reader], shown)
+                samples.views += len(views.viewed(world.ids[reader], shown))
         else:
             pull_home_page(world.ids[reader])
         after = meter.snapshot()
@@ -131,8 +141,35 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
             before = meter.snapshot()
             feed.read(world.ids[reader], PageRequest(PAGE))
             samples.cold_read_calls.append(meter.snapshot()[0] - before[0])
+        _views(samples, meter)
+        _ranked_reads(world, work, samples, meter)
     samples.timeline_items = timeline_items()
     return samples
+
+
+def _views(samples: Samples, meter: CapacityMeter) -> None:
+    """The views the hybrid reads handed off, counted by the app's views
+    consumer in Lambda's FIFO batches of 10 messages: its write units."""
+    before = meter.snapshot()
+    _pump(("on_views",)).drain(timeout=600)
+    samples.views_write_units = meter.snapshot()[2] - before[2]
+
+
+def _ranked_reads(world: World, work: Workload, samples: Samples, meter: CapacityMeter) -> None:
+    """The same readers' ranked home timelines: a first page (warm
+    celebrity cache, as the chronological reads left it) and the next page
+    from its snapshot, when there is one."""
+    for reader in work.readers:
+        before = meter.snapshot()
+        first = ranked.first_page(world.ids[reader], PAGE)
+        middle = meter.snapshot()
+        samples.ranked_first_calls.append(middle[0] - before[0])
+        samples.ranked_first_units.append(middle[1] - before[1] + middle[2] - before[2])
+        if first.snapshot_id is not None:
+            ranked.later_page(world.ids[reader], first.snapshot_id, first.offset, PAGE)
+            after = meter.snapshot()
+            samples.ranked_later_calls.append(after[0] - middle[0])
+            samples.ranked_later_units.append(after[1] - middle[1] + after[2] - middle[2])
 
 
 def _tick(progress, what: str, i: int, total: int) -> None:
@@ -161,6 +198,16 @@ def summary(samples: Samples, users: int) -> dict:
     }
     if samples.cold_read_calls:
         result["home_read_calls_mean_cold_cache"] = statistics.fmean(samples.cold_read_calls)
+    if samples.ranked_first_calls:
+        result["ranked_first_page_calls_mean"] = statistics.fmean(samples.ranked_first_calls)
+        result["ranked_first_page_calls_max"] = max(samples.ranked_first_calls)
+        result["ranked_first_page_units_mean"] = statistics.fmean(samples.ranked_first_units)
+    if samples.ranked_later_calls:
+        result["ranked_later_page_calls_mean"] = statistics.fmean(samples.ranked_later_calls)
+        result["ranked_later_page_calls_max"] = max(samples.ranked_later_calls)
+        result["ranked_later_page_units_mean"] = statistics.fmean(samples.ranked_later_units)
+    if samples.views:
+        result["views_write_units_per_1000"] = 1000 * samples.views_write_units / samples.views
     return result
 
 
