@@ -53,6 +53,7 @@ old may be missed; the ranking does not need it).
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -91,7 +92,7 @@ def kind_of(name: str) -> str | None:
     return None
 
 
-def engagements(item: Mapping[str, Mapping[str, str]]) -> dict[str, int]:
+def engagements(item: Mapping[str, Any]) -> dict[str, int]:
     """Attribute name -> time (Unix seconds) of each engagement in a raw item."""
     return {name: int(value["N"]) for name, value in item.items() if kind_of(name) and "N" in value}
 
@@ -129,7 +130,7 @@ def engage(reader_id: int, author_id: int, kind: str, engaged_id: int, at: int) 
     if reader_id == author_id:
         return
     item = _update(reader_id, author_id, "SET #e = :at", {"#e": attribute_name(kind, engaged_id)},
-                   values={":at": {"N": str(at)}}, ReturnValues="ALL_NEW")["Attributes"]
+                   values={":at": {"N": str(at)}}, ReturnValues="ALL_NEW")
     dropped = beyond_cap(engagements(item))
     if dropped:
         names = {f"#d{i}": name for i, name in enumerate(dropped)}
@@ -150,15 +151,17 @@ def disengage(reader_id: int, author_id: int, kind: str, engaged_id: int) -> Non
 
 
 def _update(reader_id: int, author_id: int, expression: str, names: dict[str, str],
-            values: dict | None = None, **request) -> dict:
-    """One UpdateItem on the (reader, author) item; raises on failure, so the
-    stream record is retried."""
+            values: dict | None = None, **request) -> Mapping[str, Any]:
+    """One UpdateItem on the (reader, author) item; its attributes as
+    ReturnValues asks (none by default). Raises on failure, so the stream
+    record is retried."""
     if values:
         request["ExpressionAttributeValues"] = values
-    return tables.client().update_item(
+    response = tables.client().update_item(
         TableName=AffinityModel.Meta.table_name,
         Key={"reader_id": {"N": str(reader_id)}, "author_id": {"N": str(author_id)}},
         UpdateExpression=expression, ExpressionAttributeNames=names, **request)
+    return response.get("Attributes", {})
 
 
 # --- from the streams ------------------------------------------------------------
