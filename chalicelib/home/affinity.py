@@ -102,18 +102,20 @@ def value(engaged: Mapping[str, float], now: float) -> Affinity | None:
     seconds) add up to at `now`; None if there are none. An engagement
     dated after `now` (clock skew between writers) counts as new."""
     half_life = settings.AFFINITY_HALF_LIFE_DAYS * SECONDS_PER_DAY
-    by_kind: dict[str, float] = {}
+    terms: dict[str, list[float]] = {}
     for name, at in engaged.items():
         kind = kind_of(name)
         if kind is not None:
             decayed = settings.AFFINITY_WEIGHTS[kind] * math.pow(2.0, -max(0.0, now - at) / half_life)
-            by_kind[kind] = by_kind.get(kind, 0.0) + decayed
-    if not by_kind:
+            terms.setdefault(kind, []).append(decayed)
+    if not terms:
         return None
+    # fsum: exactly rounded, so the value does not depend on the attributes' order
+    # (and another engagement never lowers it, not even in the last digit).
+    by_kind = {kind: math.fsum(kind_terms) for kind, kind_terms in terms.items()}
     # The top kind; ties go to the first in settings' order, so the reason is stable.
     top = max((kind for kind in settings.AFFINITY_WEIGHTS if kind in by_kind), key=by_kind.__getitem__)
-    return Affinity(value=sum(by_kind.values()), kind=top)
-
+    return Affinity(value=math.fsum(t for kind_terms in terms.values() for t in kind_terms), kind=top)
 
 def beyond_cap(engaged: Mapping[str, int]) -> list[str]:
     """The engagements to drop to keep the newest AFFINITY_MAX_ENGAGEMENTS
