@@ -118,9 +118,16 @@ def value(engaged: Mapping[str, float], now: float) -> Affinity | None:
     return Affinity(value=math.fsum(t for kind_terms in terms.values() for t in kind_terms), kind=top)
 
 def beyond_cap(engaged: Mapping[str, int]) -> list[str]:
-    """The engagements to drop to keep the newest AFFINITY_MAX_ENGAGEMENTS
-    (ties by name, so every writer picks the same ones)."""
-    newest_first = sorted(engaged, key=lambda name: (engaged[name], name), reverse=True)
+    """The engagements to drop to keep the newest AFFINITY_MAX_ENGAGEMENTS.
+    Times are whole seconds, so ties are broken by the engaged id (for a
+    reply, retweet or quote its own id, which orders them exactly), then the
+    name: every writer picks the same ones."""
+    def newness(name: str) -> tuple[int, int, str]:
+        kind = kind_of(name)
+        engaged_id = int(name.removeprefix(settings.AFFINITY_PREFIXES[kind])) if kind else 0
+        return engaged[name], engaged_id, name
+
+    newest_first = sorted(engaged, key=newness, reverse=True)
     return newest_first[settings.AFFINITY_MAX_ENGAGEMENTS:]
 
 

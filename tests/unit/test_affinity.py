@@ -80,6 +80,9 @@ def test_the_cap_drops_the_oldest():
     engaged = {f"l{i}": 1000 + i for i in range(35)}
     assert sorted(beyond_cap(engaged)) == ["l0", "l1", "l2"]
     assert beyond_cap({f"l{i}": i for i in range(32)}) == []
+    # In the same second the older id goes first, by number, not by the name's letters.
+    same_second = {f"r{i}": 1000 for i in range(30)} | {"r99": 1000, "l100": 1000, "q98": 1000}
+    assert sorted(beyond_cap(same_second)) == ["r0"]
 
 
 engaged_sets = st.dictionaries(
