@@ -37,9 +37,10 @@ Written only by the likes and tweets stream handlers (`on_like_record`,
   oldest beyond the cap (rare: only a reader's 33rd engagement with one
   author): the item stays under 1 KB, one write unit per update.
 - `disengage`: `REMOVE #e`, conditional on the item existing, so an undo
-  that finds nothing (the engagement predates affinity, or was trimmed)
-  does not leave a key-only item behind (moto creates one for a bare
-  REMOVE). Removing twice is harmless. An item whose last engagement is
+  that finds no item (its engagement predates affinity) does not leave a
+  key-only item behind (moto creates one for a bare REMOVE; with the
+  condition, neither moto nor DynamoDB can). Removing twice, or
+  removing an engagement the cap already dropped, is harmless. An item whose last engagement is
   removed stays, holding only its keys; `of` skips it.
 
 Under redrive (chalicelib.events.redrive) a replayed INSERT whose like or

@@ -208,7 +208,8 @@ def test_of_reads_in_one_batch_get_per_hundred_authors(api, pair, make_tweet, pu
     assert dict(meter.counts) == {"BatchGetItem": 1}
     assert set(found) == {int(alice["id"])} and found[int(alice["id"])].kind == "like"
     with DynamoDBCalls() as meter:
-        assert set(affinity.of(reader, [int(alice["id"]), *others, others[-1] + 1], now)) == {int(alice["id"])}
+        found = affinity.of(reader, [int(alice["id"]), *others, others[-1] + 1], now)  # 101 authors
+    assert set(found) == {int(alice["id"])}
     assert dict(meter.counts) == {"BatchGetItem": 2}
     with DynamoDBCalls() as meter:
         assert affinity.of(reader, [], now) == {} and affinity.of(reader, [reader], now) == {}
