@@ -26,7 +26,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
     "api_handler": {
         "users": ("BatchGetItem", "GetItem", "PutItem", "UpdateItem"),
         "handles": ("BatchGetItem", "GetItem", "PutItem"),  # BatchGetItem: mentions' user ids
-        "tweets": ("BatchGetItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+        "tweets": ("BatchGetItem", "DeleteItem", "GetItem", "PutItem", "UpdateItem"),
         "tweets/by-author": ("Query",),  # user timelines; celebrities' tweets pulled into home pages
         "tweets/replies": ("Query",),
         "follows": ("BatchGetItem", "DeleteItem", "PutItem"),

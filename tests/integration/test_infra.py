@@ -781,6 +781,11 @@ def _run_every_path(api, recorder) -> None:
                 api.get("/timelines/home", token=token["dave"]),
                 api.get("/notifications", token=token["dave"]),
                 api.delete(f"/tweets/{tagged.json['id']}/retweet", token=token["bob"])]
+    # A ranked home of more than one item: its first page keeps the rest, a second reads it.
+    busy = next(t for t in token.values() if len(api.get("/timelines/home", token=t).json["data"]) > 1)
+    ranked = api.get("/timelines/home?ranked=1&limit=1", token=busy)
+    replies += [ranked, api.get(f"/timelines/home?ranked=1&cursor={ranked.json['meta']['next_cursor']}",
+                                token=busy)]
     recorder.pump.drain()
     with patched_setting("CASCADE_PAGE_SIZE", 1):
         replies.append(api.delete(f"/tweets/{tagged.json['id']}", token=token["dave"]))

@@ -93,7 +93,11 @@ def test_one_author_cannot_take_the_top_three_with_ordinary_tweets(api, make_twe
     assert scores[2] == pytest.approx(scores[0] / 4, rel=0.01)
 
 
-def test_affinity_lifts_the_authors_the_reader_likes_and_says_so(api, make_tweet, reader, pump):
+def test_affinity_lifts_the_authors_the_reader_likes_and_says_so(api, make_tweet, reader, pump,
+                                                                monkeypatch):
+    # The liked tweets are candidates too and rank above: diversity would bury
+    # the friend's fifth tweet, so it is off here, to see affinity alone.
+    monkeypatch.setattr(settings, "AUTHOR_DIVERSITY_DECAY", 1.0)
     _, token, authors = reader("friend", "stranger")
     liked = [make_tweet(authors["friend"][1], f"old {i}") for i in range(4)]
     for tweet in liked:
