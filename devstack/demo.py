@@ -6,7 +6,9 @@ It shows both delivery paths: ordinary authors are fanned out on write;
 are pulled and merged when a follower reads their home timeline. It also
 shows tweet content: #hashtags and @mentions (with notifications), a reply
 thread, likes, a quote, and two retweets of one tweet that @alice's home
-timeline shows once.
+timeline shows once. Ranked (`?ranked=1`), @alice's home timeline puts
+@carol's quoted and liked tweet first, not the newest (@nasa's): @alice
+often likes @carol's tweets.
 """
 import time
 
@@ -35,10 +37,13 @@ TWEETS = [
     ("dave", "Open the pod bay doors, please."),
     ("alice", "Fan-out on write for most, merge on read for the famous. #Serverless"),
     ("fan1", "Watching the launch from the beach! #liftoff"),
+    ("carol", "Cheap per tweet means counting write units, not servers."),
+    ("carol", "A ranked timeline should say why each tweet is where it is."),
 ]
 # Interactions with the tweets above, by index into TWEETS.
 REPLIES = [("bob", 2, "@alice Streams are the best part. #dynamodb"), ("carol", 2, "Same here!")]
-LIKES = [("bob", 4), ("carol", 4), ("dave", 4), ("alice", 1)]
+LIKES = [("bob", 4), ("carol", 4), ("dave", 4), ("alice", 1), ("alice", 6), ("alice", 7)]
+REPLY_LIKES = [("alice", 1)]  # by index into REPLIES: @alice likes four of @carol's tweets in all
 # @alice and @dave follow both retweeters but not @fan1: their homes show the tweet once.
 RETWEETS = [("bob", 5), ("carol", 5)]
 QUOTES = [("dave", 1, "This is the whole trade-off in one line. #serverless")]
@@ -70,12 +75,14 @@ def seed(base: str, is_celebrity=None, timeout: float = 30) -> dict[str, str]:
         _call(base, "POST", f"/users/{followee}/follow", token=tokens[follower])
     posted = [_call(base, "POST", "/tweets", {"text": text}, token=tokens[author])[1]["id"]
               for author, text in TWEETS]
-    for author, index, text in REPLIES:
-        _call(base, "POST", "/tweets", {"text": text, "reply_to_id": posted[index]}, token=tokens[author])
+    replies = [_call(base, "POST", "/tweets", {"text": text, "reply_to_id": posted[index]},
+                     token=tokens[author])[1]["id"] for author, index, text in REPLIES]
     for author, index, text in QUOTES:
         _call(base, "POST", "/tweets", {"text": text, "quote_of_id": posted[index]}, token=tokens[author])
     for user, index in LIKES:
         _call(base, "POST", f"/tweets/{posted[index]}/like", token=tokens[user])
+    for user, index in REPLY_LIKES:
+        _call(base, "POST", f"/tweets/{replies[index]}/like", token=tokens[user])
     for user, index in RETWEETS:
         _call(base, "POST", f"/tweets/{posted[index]}/retweet", token=tokens[user])
     deadline = time.monotonic() + timeout
@@ -94,6 +101,8 @@ def curl_examples(base: str, token: str) -> str:
         f"  curl -s {base}/me -H \"Authorization: Bearer $TOKEN\"",
         f"  curl -s {base}/timelines/home -H \"Authorization: Bearer $TOKEN\"   "
         "# bob's and carol's tweets fanned out, @nasa's merged on read",
+        f"  curl -s '{base}/timelines/home?ranked=1' -H \"Authorization: Bearer $TOKEN\"   "
+        "# interesting first, each with its score and reasons",
         f"  curl -s {base}/notifications -H \"Authorization: Bearer $TOKEN\"   "
         "# mentions, replies, likes, retweets, follows",
         f"  curl -s {base}/hashtags/serverless/tweets   # case-insensitive: #serverless and #Serverless",
