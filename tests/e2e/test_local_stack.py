@@ -76,11 +76,11 @@ def test_the_demo_world_has_a_ranked_home_timeline(running_stack):
     # Paging three at a time while @bob tweets and @dave likes: the snapshot holds.
     first = ranked("&limit=3")
     seen, cursor = [t["id"] for t in first["data"]], first["meta"]["next_cursor"]
-    bob = requests.post(f"{base}/auth/login", json={"handle": "bob", "password": "chirp-demo-password"},
-                        timeout=30).json()["token"]
+    bob = {"Authorization": "Bearer " + requests.post(
+        f"{base}/auth/login", json={"handle": "bob", "password": "chirp-demo-password"}, timeout=30).json()["token"]}
     late = requests.post(f"{base}/tweets", json={"text": "posted while alice pages"},
-                         headers={"Authorization": f"Bearer {bob}"}, timeout=30).json()
-    requests.post(f"{base}/tweets/{chronological[-1]['id']}/like", headers={"Authorization": f"Bearer {bob}"},
+                         headers=bob, timeout=30).json()
+    requests.post(f"{base}/tweets/{chronological[-1]['id']}/like", headers=bob,
                   timeout=30)
     while cursor:
         body = ranked(f"&limit=3&cursor={cursor}")
@@ -89,8 +89,8 @@ def test_the_demo_world_has_a_ranked_home_timeline(running_stack):
     assert len(seen) == len(set(seen)) and sorted(seen) == sorted(t["id"] for t in chronological)
     eventually(ranked, lambda again: late["id"] in [t["id"] for t in again["data"]])  # a new session sees it
     # The demo world as it was, for the other tests on this stack.
-    requests.delete(f"{base}/tweets/{late['id']}", headers={"Authorization": f"Bearer {bob}"}, timeout=30)
-    requests.delete(f"{base}/tweets/{chronological[-1]['id']}/like", headers={"Authorization": f"Bearer {bob}"},
+    requests.delete(f"{base}/tweets/{late['id']}", headers=bob, timeout=30)
+    requests.delete(f"{base}/tweets/{chronological[-1]['id']}/like", headers=bob,
                     timeout=30)
 
 
