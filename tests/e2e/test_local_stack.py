@@ -76,8 +76,9 @@ def test_the_demo_world_has_a_ranked_home_timeline(running_stack):
     # Paging three at a time while @bob tweets and @dave likes: the snapshot holds.
     first = ranked("&limit=3")
     seen, cursor = [t["id"] for t in first["data"]], first["meta"]["next_cursor"]
-    bob = {"Authorization": "Bearer " + requests.post(
-        f"{base}/auth/login", json={"handle": "bob", "password": "chirp-demo-password"}, timeout=30).json()["token"]}
+    login = requests.post(f"{base}/auth/login", json={"handle": "bob", "password": "chirp-demo-password"},
+                          timeout=30)
+    bob = {"Authorization": f"Bearer {login.json()['token']}"}
     late = requests.post(f"{base}/tweets", json={"text": "posted while alice pages"},
                          headers=bob, timeout=30).json()
     requests.post(f"{base}/tweets/{chronological[-1]['id']}/like", headers=bob,
