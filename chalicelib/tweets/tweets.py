@@ -109,12 +109,7 @@ def post_tweet(author: UserModel, new: NewTweet,
             "author": update(UserModel(id=author.id), [UserModel.tweets_count.add(1)],
                              condition=UserModel.id.exists()),
         }
-        if parent:
-            steps["reply_to"] = update(TweetModel(id=parent.id), [TweetModel.reply_count.add(1)],
-                                       condition=TweetModel.id.exists())
-        if quoted:
-            steps["quote_of"] = update(TweetModel(id=quoted.id), [TweetModel.quote_count.add(1)],
-                                       condition=TweetModel.id.exists())
+        steps.update(_parent_counts(tweet, +1))
         if record_key:
             record = IdempotencyModel(key=record_key, tweet_id=tweet_id, fingerprint=new.fingerprint(),
                                       expires_at=timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS))
@@ -238,6 +233,19 @@ def get(tweet_id: int) -> TweetModel:
     return tweet
 
 
+def _parent_counts(tweet: TweetModel, delta: int) -> dict:
+    """Transaction steps counting `tweet` (+1) or uncounting it (-1) on the
+    tweet it replies to and the one it quotes; one step if they are the same
+    tweet (a transaction may touch an item once)."""
+    counters: dict[int, tuple[str, list]] = {}
+    for step, parent_id, count in (("reply_to", tweet.reply_to_id, TweetModel.reply_count),
+                                   ("quote_of", tweet.quote_of_id, TweetModel.quote_count)):
+        if parent_id:
+            counters.setdefault(int(parent_id), (step, []))[1].append(count.add(delta))
+    return {name: update(TweetModel(id=parent_id), actions, condition=TweetModel.id.exists())
+            for parent_id, (name, actions) in counters.items()}
+
+
 def delete_tweet(tweet: TweetModel) -> None:
     """Deletes a plain tweet (not a retweet), uncounting it on its author and
     on the tweets it replies to and quotes. The author check is also the
@@ -248,12 +256,7 @@ def delete_tweet(tweet: TweetModel) -> None:
         "author": update(UserModel(id=caller_id), [UserModel.tweets_count.add(-1)],
                          condition=UserModel.id.exists()),
     }
-    if tweet.reply_to_id:
-        steps["reply_to"] = update(TweetModel(id=tweet.reply_to_id), [TweetModel.reply_count.add(-1)],
-                                   condition=TweetModel.id.exists())
-    if tweet.quote_of_id:
-        steps["quote_of"] = update(TweetModel(id=tweet.quote_of_id), [TweetModel.quote_count.add(-1)],
-                                   condition=TweetModel.id.exists())
+    steps.update(_parent_counts(tweet, -1))
     while True:  # at most three rounds: each drops a parent that is gone
         try:
             transact_write(steps)

@@ -281,3 +281,30 @@ def test_quoting_an_unknown_or_deleted_tweet_is_400(api, make_user, make_tweet):
                              400, "unknown_tweet", missing)
         assert "quote_of_id" in error["message"]
     assert tweets_count(api, "alice") == 0
+
+
+def test_quote_counts_kept_by_post_and_delete_also_for_a_reply_quoting_its_parent(api, make_user, make_tweet):
+    """Quotes are counted on the quoted tweet (a ranking signal, not shown).
+    A reply that quotes its own parent counts both on it in one step: a
+    transaction may touch an item only once."""
+    from chalicelib.storage.tables import TweetModel
+
+    def counts(tweet_id):
+        item = TweetModel.get(int(tweet_id), consistent_read=True)
+        return int(item.reply_count or 0), int(item.quote_count or 0)
+
+    _, alice = make_user("alice")
+    _, bob = make_user("bob")
+    original = make_tweet(alice, "quotable")
+    quote = make_tweet(bob, "so true", quote_of_id=original["id"])
+    both = make_tweet(bob, "replying and quoting", quote_of_id=original["id"], reply_to_id=original["id"])
+    assert counts(original["id"]) == (1, 2)
+    assert api.delete(f"/tweets/{both['id']}", token=bob).status == 204
+    assert counts(original["id"]) == (0, 1)
+    assert api.delete(f"/tweets/{quote['id']}", token=bob).status == 204
+    assert counts(original["id"]) == (0, 0)
+    # The quoted tweet gone first: the quote's delete still goes through.
+    quote = make_tweet(bob, "again", quote_of_id=original["id"])
+    assert api.delete(f"/tweets/{original['id']}", token=alice).status == 204
+    assert api.delete(f"/tweets/{quote['id']}", token=bob).status == 204
+    assert tweets_count(api, "bob") == 0
