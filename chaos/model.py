@@ -145,7 +145,7 @@ class Model:
     def tweet_counts(self, original: str) -> dict[str, int]:
         return {"likes": sum(1 for _, t in self.likes if t == original),
                 "retweets": sum(1 for t in self.tweets.values() if t.original == original),
-                "replies": 0}
+                "replies": 0, "quotes": 0}  # the workload posts neither
 
     def notifications(self, user: int) -> Counter[tuple[str, str, str | None]]:
         """(type, actor id, tweet id or None) of each notification `user` should have."""

@@ -41,6 +41,7 @@ def tweet_json(tweet: TweetModel, original: TweetModel | None = None) -> dict:
             "likes": int(tweet.like_count or 0),
             "retweets": int(tweet.retweet_count or 0),
             "replies": int(tweet.reply_count or 0),
+            "quotes": int(tweet.quote_count or 0),
             "views": int(tweet.views_count or 0),  # counted off the request path, seconds behind
         },
         "retweet_of": tweet_json(original) if original is not None else None,

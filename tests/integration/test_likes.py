@@ -42,7 +42,7 @@ def test_like_and_unlike_are_idempotent_and_exact(api, make_user, make_tweet):
     tweet = make_tweet(alice_token)
     other = make_tweet(alice_token)
     like(api, tweet["id"], bob_token)
-    assert counts(api, tweet["id"]) == {"likes": 1, "retweets": 0, "replies": 0, "views": 0}
+    assert counts(api, tweet["id"]) == {"likes": 1, "retweets": 0, "replies": 0, "quotes": 0, "views": 0}
     like(api, tweet["id"], bob_token)
     like(api, tweet["id"], bob_token)
     assert counts(api, tweet["id"])["likes"] == 1
@@ -329,6 +329,7 @@ def test_counters_match_a_model(api, make_user, make_tweet, cheap_passwords):
                 retweeted.pop((u, t), None)
             assert tweet_count(t) == {"likes": sum(1 for _, lt in liked if lt == t),
                                       "retweets": sum(1 for _, rt in retweeted if rt == t), "replies": 0,
+                                      "quotes": 0,
                                       "views": 0}
 
         for t in range(TWEETS):

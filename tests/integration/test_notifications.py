@@ -84,7 +84,7 @@ def test_each_type_in_the_contract_shape(api, people, make_tweet, pump, read, dy
     assert all(n["actor"] == bob_now for n in notes)  # the full user shape
     assert notes[0]["id"] == retweet["id"]  # a notification's id is its cause's
     assert notes[0]["tweet"] == api.get(f"/tweets/{tweet['id']}").json  # the original, hydrated
-    assert notes[1]["tweet"]["counts"] == {"likes": 1, "retweets": 1, "replies": 1, "views": 0}
+    assert notes[1]["tweet"]["counts"] == {"likes": 1, "retweets": 1, "replies": 1, "quotes": 0, "views": 0}
     assert notes[2]["id"] == reply["id"] and notes[2]["tweet"] == api.get(f"/tweets/{reply['id']}").json
     assert notes[3]["tweet"]["text"] == "hello @ALICE"
     assert notes[3]["tweet"]["entities"]["mentions"][0]["user_id"] == alice["id"]

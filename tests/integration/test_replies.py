@@ -237,7 +237,8 @@ def test_replies_stay_after_the_deletion_cascade(api, make_user, make_tweet, pum
     assert api.post(f"/tweets/{reply['id']}/like", token=alice).status == 200
     assert api.delete(f"/tweets/{root['id']}", token=alice).status == 204
     pump.drain()
-    assert get(api, reply["id"]) == reply | {"counts": {"likes": 1, "retweets": 0, "replies": 0, "views": 0}}
+    assert get(api, reply["id"]) == reply | {"counts": {"likes": 1, "retweets": 0, "replies": 0, "quotes": 0,
+                                                        "views": 0}}
     assert ids(replies(api, root["id"])) == [reply["id"]]
     assert api.get("/users/bob/tweets").json["data"][0]["id"] == reply["id"]
 
@@ -253,7 +254,8 @@ def test_a_quote_stores_what_it_quotes(api, make_user, make_tweet):
     assert quote["reply_to_id"] is None and quote["retweet_of"] is None
     assert quote["conversation_id"] == quote["id"]  # a quote starts its own conversation
     assert get(api, quote["id"]) == quote
-    assert get(api, original["id"])["counts"] == {"likes": 0, "retweets": 0, "replies": 0, "views": 0}
+    assert get(api, original["id"])["counts"] == {"likes": 0, "retweets": 0, "replies": 0, "quotes": 1,
+                                                  "views": 0}
     assert replies(api, original["id"]) == EMPTY_LIST
     assert tweets_count(api, "bob") == 1
     # A quote may also be a reply: both fields, the reply's conversation.

@@ -74,10 +74,10 @@ def test_a_retweet_is_a_tweet_of_its_own(api, make_user, make_tweet):
     assert rt["entities"] == NO_ENTITIES
     assert ISO_UTC.fullmatch(rt["created_at"]) and rt["created_at"] == id_created_at(int(rt["id"]))
     assert rt["reply_to_id"] is None and rt["quote_of_id"] is None
-    assert rt["counts"] == {"likes": 0, "retweets": 0, "replies": 0, "views": 0}
+    assert rt["counts"] == {"likes": 0, "retweets": 0, "replies": 0, "quotes": 0, "views": 0}
 
     now = api.get(f"/tweets/{original['id']}").json
-    assert now["counts"] == {"likes": 0, "retweets": 1, "replies": 0, "views": 0}
+    assert now["counts"] == {"likes": 0, "retweets": 1, "replies": 0, "quotes": 0, "views": 0}
     assert now == {**original, "counts": now["counts"]}
     # The original inside the retweet is the original as it is now: counting this retweet.
     assert rt["retweet_of"] == now
@@ -417,7 +417,7 @@ def test_deleting_an_original_takes_its_retweets_and_likes(api, make_user, make_
     assert markers(original["id"]) == []
     assert list(LikeModel.query(int(original["id"]), consistent_read=True)) == []
     # What was not about the deleted tweet stays.
-    assert counts(api, keep["id"]) == {"likes": 1, "retweets": 1, "replies": 0, "views": 0}
+    assert counts(api, keep["id"]) == {"likes": 1, "retweets": 1, "replies": 0, "quotes": 0, "views": 0}
     assert markers(keep["id"]) == [int(carol["id"])]
     # Replies stay readable, and listed under the deleted tweet.
     assert api.get(f"/tweets/{reply['id']}").json == reply
@@ -518,7 +518,7 @@ def test_the_cascade_runs_in_pages_through_the_queue(api, make_user, make_tweet,
         assert api.post(f"/tweets/{original['id']}/like", token=token).status == 200
     retweet(api, other["id"], fans[0][1])
     assert api.post(f"/tweets/{other['id']}/like", token=fans[0][1]).status == 200
-    assert counts(api, original["id"]) == {"likes": 5, "retweets": 5, "replies": 0, "views": 0}
+    assert counts(api, original["id"]) == {"likes": 5, "retweets": 5, "replies": 0, "quotes": 0, "views": 0}
     pump.drain()
     sent_jobs.clear()
 
@@ -533,7 +533,7 @@ def test_the_cascade_runs_in_pages_through_the_queue(api, make_user, make_tweet,
     assert list(LikeModel.query(int(original["id"]), consistent_read=True)) == []
     assert [tweets_count(api, fan["handle"]) for fan, _ in fans] == [1, 0, 0, 0, 0]
     assert all(timeline_ids(api, fan["handle"]) == [] for fan, _ in fans[1:])
-    assert counts(api, other["id"]) == {"likes": 1, "retweets": 1, "replies": 0, "views": 0}
+    assert counts(api, other["id"]) == {"likes": 1, "retweets": 1, "replies": 0, "quotes": 0, "views": 0}
     assert len(list(LikeModel.query(int(other["id"]), consistent_read=True))) == 1
     assert queue_messages("stream-failures") == []
     assert queue_messages("jobs-dlq") == []

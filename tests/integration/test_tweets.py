@@ -27,7 +27,7 @@ def test_create_returns_the_contract_shape(api, make_user):
     assert ISO_UTC.fullmatch(tweet["created_at"]) and tweet["created_at"] == id_created_at(int(tweet["id"]))
     assert tweet["reply_to_id"] is None and tweet["quote_of_id"] is None
     assert tweet["conversation_id"] == tweet["id"]
-    assert tweet["counts"] == {"likes": 0, "retweets": 0, "replies": 0, "views": 0}
+    assert tweet["counts"] == {"likes": 0, "retweets": 0, "replies": 0, "quotes": 0, "views": 0}
     assert tweet["entities"] == {"hashtags": [], "mentions": [], "urls": [], "cashtags": []}
     assert tweet["retweet_of"] is None
     assert "idempotent-replayed" not in reply.headers

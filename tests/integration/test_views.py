@@ -168,7 +168,7 @@ def test_every_read_route_counts_one_view_per_signed_in_reader(api, world, pump,
     assert views_of(api, tweet_id) == len(reads)  # a replies page does not show its parent
     # Every tweet object carries it, the shapes of lists included.
     page = api.get("/users/alice/tweets").json["data"]
-    assert page[0]["counts"] == {"likes": 0, "retweets": 0, "replies": 1, "views": len(reads)}
+    assert page[0]["counts"] == {"likes": 0, "retweets": 0, "replies": 1, "quotes": 0, "views": len(reads)}
 
 
 def test_own_views_and_anonymous_views_do_not_count(api, world, pump):
