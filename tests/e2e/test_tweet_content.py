@@ -111,7 +111,7 @@ def test_likes_replies_and_quotes(base):
     assert nested["conversation_id"] == root["id"] and quote["quote_of_id"] == root["id"]
     got = requests.get(f"{base}/tweets/{root['id']}", timeout=30).json()
     # Anonymous reads so far: no views.
-    assert got["counts"] == {"likes": 1, "retweets": 0, "replies": 1, "quotes": 0, "views": 0}
+    assert got["counts"] == {"likes": 1, "retweets": 0, "replies": 1, "quotes": 1, "views": 0}
     listed = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=30).json()
     assert [t["id"] for t in listed["data"]] == [reply["id"]]
     nothing = fan.call("POST", "/tweets", {"text": "to nothing", "reply_to_id": "911887782780350464"})
