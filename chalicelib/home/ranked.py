@@ -85,12 +85,19 @@ def first_page(reader_id: int, limit: int) -> RankedPage:
     starts again)."""
     now = clock()
     since = min_id_at(int((now - settings.RANKED_WINDOW_HOURS * 3600) * 1000)) - 1
-    home = reading.home_page(reader_id, PageRequest(settings.RANKED_CANDIDATES, None, since))
-    originals = {int((original or tweet).id): (tweet, original) for tweet, original in home.tweets}
-    authors = {int((original or tweet).author_id) for tweet, original in home.tweets} - {reader_id}
+    window = PageRequest(settings.RANKED_CANDIDATES, None, since)
+    home = reading.home_page(reader_id, window, window_only=True)
+    # Each original once: a later read round (older entries) can carry one an
+    # earlier round did. The original itself, else its oldest retweet, stands for it.
+    originals: dict[int, reading.Shown] = {}
+    for tweet, original in home.tweets:
+        key = int((original or tweet).id)
+        if key not in originals or originals[key][1] is not None:
+            originals[key] = (tweet, original)
+    authors = {int((original or tweet).author_id) for tweet, original in originals.values()} - {reader_id}
     affinities = affinity.of(reader_id, sorted(authors), now)
     candidates = [_candidate(reader_id, tweet, original, affinities.get(int((original or tweet).author_id)))
-                  for tweet, original in home.tweets]
+                  for tweet, original in originals.values()]
     ranked = ranking.rank(candidates, now)
     places = [Place(*originals[r.candidate.tweet_id], score=r.score, reasons=r.reasons)
               for r in ranked[:limit]]
@@ -171,7 +178,7 @@ def _hydrate(reader_id: int, window: list[_Kept], now: float) -> list[Place]:
         tweet, original = tweets.get(k.tweet_id), tweets.get(k.original_id) if k.original_id else None
         if tweet is None or k.author_id not in followed or (k.original_id and original is None):
             continue
-        found_affinity = affinity.Affinity(k.affinity, k.kind) if k.affinity > 0 else None
+        found_affinity = affinity.Affinity(k.affinity, k.kind) if k.affinity > 0 and k.kind else None
         candidate = _candidate(reader_id, tweet, original, found_affinity)
         places.append(Place(tweet, original, k.score,
                             tuple(ranking.reasons(candidate, ranking.score(candidate, now)))))

@@ -132,7 +132,12 @@ def _candidates(reader_id: int, celebrities: set[int], page: PageRequest,
     return ordered[:want], len(ordered) > want
 
 
-def home_page(reader_id: int, page: PageRequest) -> HomePage:
+def home_page(reader_id: int, page: PageRequest, window_only: bool = False) -> HomePage:
+    """A page of the reader's home timeline. `window_only` (the ranked
+    timeline's candidates, chalicelib.home.ranked) treats the page as the
+    whole list: an original is shown once among the page's own items (by
+    the oldest of them that carries it), with nothing looked up outside it,
+    so retweets cost no by-original Queries."""
     try:
         reader = UserModel.get(reader_id,
                                attributes_to_get=["id", "celebrity_followees", "timeline_rebuilding"])
@@ -145,7 +150,7 @@ def home_page(reader_id: int, page: PageRequest) -> HomePage:
         candidates, more = _candidates(reader_id, celebrities, window, page.limit - len(shown))
         if not candidates:
             break
-        tweets, unfollowed = _hydrate(reader_id, candidates, celebrities)
+        tweets, unfollowed = _hydrate(reader_id, candidates, celebrities, window_only)
         shown.extend(tweets)
         last_key = candidates[-1].tweet_id
         if unfollowed & celebrities:
@@ -161,8 +166,8 @@ def _forget_celebrities(reader_id: int, stale: set[int]) -> None:
     UserModel(id=reader_id).update(actions=[UserModel.celebrity_followees.delete(stale)])
 
 
-def _hydrate(reader_id: int, candidates: list[Candidate],
-             celebrities: set[int]) -> tuple[list[Shown], set[int]]:
+def _hydrate(reader_id: int, candidates: list[Candidate], celebrities: set[int],
+             window_only: bool = False) -> tuple[list[Shown], set[int]]:
     """The tweets to show for the candidates, and the authors the reader
     does not follow.
 
@@ -177,12 +182,12 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     markers of the followed celebrities whose retweet of an original the
     cache cannot rule out (older than what it holds), strongly consistent
     as well. Retweets whose original is shown otherwise are skipped (see
-    the module docstring).
+    the module docstring). With `window_only`, see `home_page`.
     """
     originals = sorted({c.original_id for c in candidates if c.original_id is not None})
     # The followed celebrities' pull caches (no call while warm): their
     # retweets of these originals, and what the caches cannot rule out.
-    recent = {c: _celebrity_recent(c) for c in sorted(celebrities)} if originals else {}
+    recent = {c: _celebrity_recent(c) for c in sorted(celebrities)} if originals and not window_only else {}
     wanted = set(originals)
     pulled = [c for celebrity in sorted(recent) for c in recent[celebrity] if c.original_id in wanted]
     unsure = _uncovered(recent, originals, candidates)
@@ -210,8 +215,10 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     # is a pulled celebrity, and (as either can outlive an unfollow) the
     # reader follows their author: checked above if the author is on the
     # page, else in 1 more BatchGetItem for all of them.
+    on_page = {c.tweet_id for c in candidates}
     claimed = {o: int(tweets[o].author_id) for o in originals
-               if o in tweets and (o in entered or int(tweets[o].author_id) in celebrities)}
+               if o in tweets and (o in entered or int(tweets[o].author_id) in celebrities)
+               and (not window_only or o in on_page)}
     checked = set(authors) | (set(claimed.values()) - {reader_id})
     followed |= _followed(reader_id, checked - set(authors))
     itself = {o for o, author in claimed.items() if author == reader_id or author in followed}
@@ -230,7 +237,14 @@ def _hydrate(reader_id: int, candidates: list[Candidate],
     if stale:
         entries.remove(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
     pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
-    first = _first_retweets(reader_id, {int(o.id) for _, _, o in kept if o is not None}, pulled)
+    carried = {int(o.id) for _, _, o in kept if o is not None}
+    if window_only:  # the oldest retweet on the page stands for its original
+        first: dict[int, int] = {}
+        for c, _, original in kept:
+            if original is not None:
+                first[int(original.id)] = min(first.get(int(original.id), c.tweet_id), c.tweet_id)
+    else:
+        first = _first_retweets(reader_id, carried, pulled)
     # A followed celebrity's retweet from before its pull window, by marker.
     for original_id, celebrity, retweet_id in markers:
         if celebrity in followed:

@@ -282,3 +282,25 @@ def test_a_ranked_page_costs_the_same_whoever_the_reader_follows(api, make_user,
     with DynamoDBCalls() as meter:
         ranked_page(api, token, limit=50, cursor=body["meta"]["next_cursor"])
     assert dict(meter.counts) == {"GetItem": 1, "BatchGetItem": 1}
+
+
+def test_retweets_cost_no_queries_and_stand_for_their_original_once(api, make_user, make_tweet, reader,
+                                                                     pump):
+    """Chronologically each retweet's original costs a by-original Query (is
+    an older retweet of it further down?); the ranked window is the whole
+    list, so the oldest retweet in it stands for its original at no cost."""
+    _, token, authors = reader("bob", "carol")
+    _, outsider = make_user("outsider")
+    originals = [make_tweet(outsider, f"worth sharing {i}") for i in range(4)]
+    for tweet in originals:
+        assert api.post(f"/tweets/{tweet['id']}/retweet", token=authors["bob"][1]).status == 201
+    carol_rt = api.post(f"/tweets/{originals[0]['id']}/retweet", token=authors["carol"][1]).json
+    pump.drain()
+
+    with DynamoDBCalls() as meter:
+        data = ranked_page(api, token)["data"]
+    assert meter.counts["Query"] == 1
+    assert sorted(t["retweet_of"]["id"] for t in data) == sorted(t["id"] for t in originals)
+    shown = next(t for t in data if t["retweet_of"]["id"] == originals[0]["id"])
+    assert shown["author"]["handle"] == "bob" and shown["id"] != carol_rt["id"]  # the older retweet
+    assert "2 retweets" in shown["ranking"]["reasons"][0]
