@@ -82,7 +82,8 @@ def main() -> dict:
     hybrid = results["strategies"]["hybrid"]
     if "ranked_first_page_calls_mean" in hybrid:
         print(f"\nranked home (hybrid): first page {hybrid['ranked_first_page_calls_mean']:.1f} calls "
-              f"(max {hybrid['ranked_first_page_calls_max']}), {hybrid['ranked_first_page_units_mean']:.1f} units; "
+              f"(max {hybrid['ranked_first_page_calls_max']}), "
+              f"{hybrid['ranked_first_page_units_mean']:.1f} units; "
               f"later page {hybrid.get('ranked_later_page_calls_mean', 0):.1f} calls "
               f"(max {hybrid.get('ranked_later_page_calls_max', 0)}), "
               f"{hybrid.get('ranked_later_page_units_mean', 0):.1f} units; chronological "
