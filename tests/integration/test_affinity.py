@@ -6,6 +6,7 @@ a failed write; the cap; and `of`, the ranking's read, in its calls."""
 import time
 
 import pytest
+from support import delivered_twice
 
 from chalicelib import settings
 from chalicelib.home import affinity
@@ -140,13 +141,7 @@ def test_undoing_what_was_never_counted_leaves_no_item(pair):
 
 def test_redelivered_batches_count_once(api, pair, make_tweet, pump_factory):
     """The streams deliver at least once: every batch handled twice."""
-    def twice(name, handler):
-        def invoke(event, context):
-            handler(event, context)
-            return handler(event, context)
-        return invoke
-
-    pump = pump_factory(wrap=twice)
+    pump = pump_factory(wrap=delivered_twice)
     alice, alice_token, bob, bob_token = pair
     tweet = make_tweet(alice_token)
     ok(api.post(f"/tweets/{tweet['id']}/like", token=bob_token))

@@ -6,7 +6,7 @@ cascade, paged through the fan-out queue)."""
 import re
 
 import pytest
-from support import assert_error, run_concurrently, timeline_entries
+from support import assert_error, delivered_twice, run_concurrently, timeline_entries
 
 from chalicelib import settings
 from chalicelib.storage.ids import id_created_at
@@ -483,13 +483,7 @@ def test_undo_while_the_cascade_is_pending_counts_once(api, make_user, make_twee
 def test_the_cascade_survives_duplicate_deliveries(api, make_user, make_tweet, pump_factory):
     """The stream delivers at least once: a REMOVE handled twice must not
     uncount a retweeter twice."""
-    def twice(name, handler):
-        def invoke(event, context):
-            handler(event, context)
-            return handler(event, context)
-        return invoke
-
-    pump = pump_factory(wrap=twice)
+    pump = pump_factory(wrap=delivered_twice)
     _, alice_token = make_user("alice")
     _, bob_token = make_user("bob")
     original = make_tweet(alice_token)
