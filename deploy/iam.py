@@ -59,8 +59,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "users": ("GetItem", "UpdateItem"),
         "tweets/by-author": ("Query",),
         "follows": ("GetItem",),  # still following?
-        "timelines": ("BatchWriteItem", "Query"),
-        "timelines/by-author": ("Query",),  # an unfollowed author's entries
+        "timelines": ("BatchGetItem", "BatchWriteItem", "Query"),  # BatchGetItem: the unfollowed's entries
         "notifications": ("BatchWriteItem",),
     },
     "on_like_change": {  # notifications, affinity

@@ -10,6 +10,7 @@ import hashlib
 from chalicelib import settings
 from chalicelib.storage import batches
 from chalicelib.storage.tables import TimelineModel
+from chalicelib.tweets import tweets
 from chalicelib.tweets.tweets import Ref
 
 
@@ -46,10 +47,27 @@ def remove(keys: list[tuple[int, int]]) -> None:
 
 
 def remove_author(user_id: int, author_id: int) -> None:
-    """Removes every entry of `author_id` from `user_id`'s timeline (an
-    unfollow): one Query page at a time on the by-author index."""
-    entries = TimelineModel.by_author.query(user_id, TimelineModel.author_id == author_id)
-    remove([(user_id, int(e.tweet_id)) for e in entries])
+    """Removes `author_id`'s entries from `user_id`'s timeline (an unfollow).
+
+    The timeline has no index by author: an index entry would ride along
+    with every delivery, doubling fan-out's write units, to serve the rare
+    unfollow. Instead the author's tweets since the timeline's oldest entry
+    (at most TIMELINE_MAX, as many as it holds) are looked up by key, and
+    those there are deleted: 1 Query for the oldest entry, 1 on the author's
+    tweets, 1 BatchGetItem per 100 of them. An entry this misses (a
+    delivery still in flight, or one older than the author's newest
+    TIMELINE_MAX) is never shown: the read path checks every entry's follow,
+    and drops and deletes those that fail."""
+    oldest = next(iter(TimelineModel.query(user_id, scan_index_forward=True, limit=1, page_size=1,
+                                           attributes_to_get=["tweet_id"])), None)
+    if oldest is None:
+        return
+    candidates = tweets.recent(author_id, settings.TIMELINE_MAX, since_id=int(oldest.tweet_id) - 1)
+    table = TimelineModel.Meta.table_name
+    found = batches.get({table: [{**batches.number_key("user_id", user_id),
+                                  **batches.number_key("tweet_id", r.tweet_id)} for r in candidates]},
+                        projections={table: "tweet_id"})[table]
+    remove([(user_id, int(e["tweet_id"]["N"])) for e in found])
 
 
 def should_trim(user_id: int, tweet_id: int) -> bool:

@@ -219,10 +219,12 @@ def ref(tweet: TweetModel) -> Ref:
     return Ref(int(tweet.id), None if tweet.retweet_of_id is None else int(tweet.retweet_of_id))
 
 
-def recent(author_id: int, count: int) -> list[Ref]:
-    """The author's newest `count` tweets and retweets (one Query, ids only)."""
+def recent(author_id: int, count: int, since_id: int | None = None) -> list[Ref]:
+    """The author's newest `count` tweets and retweets, newer than
+    `since_id` if given (one Query, ids only)."""
+    condition = TweetModel.id > since_id if since_id is not None else None
     return [ref(t) for t in TweetModel.by_author.query(
-        author_id, scan_index_forward=False, limit=count, page_size=count,
+        author_id, range_key_condition=condition, scan_index_forward=False, limit=count, page_size=count,
         attributes_to_get=["id", "retweet_of_id"])]
 
 

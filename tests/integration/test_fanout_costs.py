@@ -146,3 +146,63 @@ def test_a_home_page_costs_the_same_for_5_or_50_followees(api, monkeypatch, make
     assert read_calls(api, few, items=7) == {**PAGE_READ, "Query": 3}  # fills the container's cache...
     assert read_calls(api, many, items=20) == PAGE_READ  # ...which serves every reader after
     assert read_calls(api, few, items=7) == PAGE_READ
+
+
+def test_a_delivered_entry_costs_one_write_unit(api, audience, pump, no_trims):
+    """The timelines table has no index a plain entry enters (an unfollow
+    finds the author's entries by key), so fan-out writes exactly one unit
+    per timeline: F followers and the author. A retweet's entry also enters
+    the sparse by-original index: two."""
+    from bench.capacity import CapacityMeter
+    from chalicelib.storage.tables import TimelineModel
+
+    _, token, followers = audience
+    api.post("/tweets", {"text": "one unit each"}, token=token)
+    with CapacityMeter() as meter:
+        pump.drain()
+    assert meter.write_units == len(followers) + 1
+    table = TimelineModel.Meta.table_name
+    plain = {"user_id": {"N": "1"}, "tweet_id": {"N": "2"}, "author_id": {"N": "3"}}
+    assert meter.schema.index_count(table, plain) == 0
+    assert meter.schema.index_count(table, {**plain, "original_id": {"N": "4"}}) == 1
+
+
+def test_an_unfollow_finds_the_authors_entries_by_key(api, make_user, make_tweet, follow, unfollow, pump):
+    """No by-author index: the author's tweets since the reader's oldest entry
+    (1 Query for that entry, 1 on the author's tweets), looked up in 1
+    BatchGetItem, and only those there deleted. The author's retweets go too."""
+    _, alice_token = make_user("alice")
+    bob, bob_token = make_user("bob")
+    _, carol_token = make_user("carol")
+    carols = make_tweet(carol_token, "stays")["id"]
+    follow(bob_token, "carol")
+    pump.drain()
+    follow(bob_token, "alice")
+    hers = [make_tweet(alice_token, f"alice {n}")["id"] for n in range(3)]
+    pump.drain()
+    assert api.post(f"/tweets/{carols}/retweet", token=alice_token).status == 201
+    pump.drain()
+    assert len(timeline_entries(bob["id"])) == 5
+
+    unfollow(bob_token, "alice")
+    calls = drained_calls(pump)
+    assert timeline_entries(bob["id"]) == [carols]
+    assert calls["Query"] == 2 and calls["BatchGetItem"] == 1
+
+
+def test_entries_an_unfollow_misses_are_never_shown_and_go_on_read(api, make_user, make_tweet, follow, unfollow,
+                                                                   pump, home, monkeypatch):
+    """Past the author's newest TIMELINE_MAX tweets the unfollow looks no
+    further: the read path's follow check is the backstop."""
+    _, alice_token = make_user("alice")
+    bob, bob_token = make_user("bob")
+    follow(bob_token, "alice")
+    hers = [make_tweet(alice_token, f"alice {n}")["id"] for n in range(3)]
+    own = make_tweet(bob_token, "mine")["id"]
+    pump.drain()
+    monkeypatch.setattr(settings, "TIMELINE_MAX", 1)
+    unfollow(bob_token, "alice")
+    pump.drain()
+    assert timeline_entries(bob["id"]) == [own, hers[1], hers[0]]  # the newest of hers went
+    assert home(bob_token) == [own]
+    assert timeline_entries(bob["id"]) == [own]
