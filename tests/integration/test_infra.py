@@ -449,7 +449,7 @@ def test_index_arns_name_every_index_exactly():
     arns = iam.index_arns("dev")
     assert "arn:aws:dynamodb:*:*:table/chirp-dev-tweets/index/by-author" in arns
     assert "arn:aws:dynamodb:*:*:table/chirp-dev-timelines/index/by-original" in arns
-    assert "arn:aws:dynamodb:*:*:table/chirp-dev-timelines/index/by-author" not in arns  # a delivery is 1 unit
+    assert "arn:aws:dynamodb:*:*:table/chirp-dev-timelines/index/by-author" not in arns  # 1 unit an entry
     assert all(fnmatchcase(a, "arn:aws:dynamodb:*:*:table/chirp-dev-*/index/*") for a in arns)
     assert not [a for a in arns if a.endswith("/index/*")]
 
