@@ -7,7 +7,8 @@ Writes bench/out/results.json and bench/out/fanout.png and prints a table;
 then one author's delivery to many followers (bench.delivery).
 Settings: BENCH_SEED (default 7), BENCH_OUT (default bench/out),
 BENCH_SIZES ("users:posts:reads,..." instead of the presets), BENCH_PACKAGE
-(0 skips building the deployment packages).
+(0 skips building the deployment packages), BENCH_DELIVERY ("2000,10000:50000":
+the delivery benchmark's follower counts, pushed and then past the threshold).
 """
 import logging
 import os
@@ -59,7 +60,7 @@ def main() -> dict:
         from bench import delivery
 
         progress("delivery at scale: one author, many followers")
-        results["delivery"] = delivery.measure(endpoint, quick, progress)
+        results["delivery"] = delivery.measure(endpoint, quick, progress, os.environ.get("BENCH_DELIVERY"))
     finally:
         server.stop()
     from bench import coldstart, costmodel, report

@@ -324,13 +324,23 @@ def _reads(readers: Sequence[int], meter: CapacityMeter) -> tuple[list[int], lis
     return cold, warm
 
 
-def measure(endpoint: str, quick: bool, progress) -> dict:
+def follower_counts(text: str | None, quick: bool) -> tuple[list[int], int]:
+    """The pushing author's follower counts and the celebrity's: BENCH_DELIVERY
+    ("2000,10000:50000") or the preset."""
+    if text:
+        pushed, celebrity = text.split(":")
+        return [int(n) for n in pushed.split(",")], int(celebrity)
+    return (list(QUICK_SIZES), QUICK_CELEBRITY_FOLLOWERS) if quick else (list(SIZES), CELEBRITY_FOLLOWERS)
+
+
+def measure(endpoint: str, quick: bool, progress, counts: str | None = None) -> dict:
     started = time.monotonic()
     posts, traced = (QUICK_POSTS, QUICK_TRACED) if quick else (POSTS, TRACED)
+    pushed, celebrity_followers = follower_counts(counts, quick)
     sizes = [summary(run_push(endpoint, f, posts, traced, progress), settings.BATCH_WRITE_MAX,
                      settings.FANOUT_PAGE_SIZE)
-             for f in (QUICK_SIZES if quick else SIZES)]
-    celebrity = run_celebrity(endpoint, QUICK_CELEBRITY_FOLLOWERS if quick else CELEBRITY_FOLLOWERS, progress)
+             for f in pushed]
+    celebrity = run_celebrity(endpoint, celebrity_followers, progress)
     return {
         "push": sizes, "celebrity": celebrity,
         "fanout_page_size": settings.FANOUT_PAGE_SIZE, "batch_write_max": settings.BATCH_WRITE_MAX,

@@ -92,3 +92,10 @@ def test_the_delivery_summary_checks_every_post_against_the_formulas():
     size.posts.append(delivery.Post(74, 1_801, 2, 1.0))  # one post off the formulas fails both checks
     off = delivery.summary(size)
     assert not off["batch_writes_match"] and not off["jobs_match"] and off["batch_write_calls"] == [73, 74]
+
+
+def test_the_delivery_follower_counts_come_from_the_preset_or_bench_delivery():
+    assert delivery.follower_counts(None, False) == (list(delivery.SIZES), delivery.CELEBRITY_FOLLOWERS)
+    quick = (list(delivery.QUICK_SIZES), delivery.QUICK_CELEBRITY_FOLLOWERS)
+    assert delivery.follower_counts("", True) == quick
+    assert delivery.follower_counts("300,1200:400", False) == ([300, 1200], 400)
