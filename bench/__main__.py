@@ -3,10 +3,12 @@
     make bench                  # the default sizes (a few minutes)
     BENCH_QUICK=1 make bench    # one small graph (about a minute)
 
-Writes bench/out/results.json and bench/out/fanout.png and prints a table.
+Writes bench/out/results.json and bench/out/fanout.png and prints a table;
+then one author's delivery to many followers (bench.delivery).
 Settings: BENCH_SEED (default 7), BENCH_OUT (default bench/out),
 BENCH_SIZES ("users:posts:reads,..." instead of the presets), BENCH_PACKAGE
-(0 skips building the deployment packages).
+(0 skips building the deployment packages), BENCH_DELIVERY ("2000,10000:50000":
+the delivery benchmark's follower counts, pushed and then past the threshold).
 """
 import logging
 import os
@@ -55,6 +57,10 @@ def main() -> dict:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         results = _run(sizes, seed, endpoint, progress)
+        from bench import delivery
+
+        progress("delivery at scale: one author, many followers")
+        results["delivery"] = delivery.measure(endpoint, quick, progress, os.environ.get("BENCH_DELIVERY"))
     finally:
         server.stop()
     from bench import coldstart, costmodel, report
@@ -95,6 +101,9 @@ def main() -> dict:
     for name, bill in results["cost_model"]["strategies"].items():
         print(f"{name}: ${bill['total_usd_per_month']:,.0f} a month for 1M daily users "
               f"(10 home reads and 1 post each a day)")
+    print()
+    for line in delivery.lines(results["delivery"]):
+        print(line)
     cold = results["cold_start"]
     print(f"import app: {cold['import_seconds']['chirp']:.2f} s (a minimal Chalice app: "
           f"{cold['import_seconds']['minimal_chalice_app']:.2f} s)")

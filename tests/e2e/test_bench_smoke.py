@@ -1,6 +1,7 @@
 """`make bench` on a tiny graph: the whole pipeline runs and writes what the
 README promises (the benchmark itself is not part of `make test`)."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ METRICS = {"home_read_calls_mean", "home_read_calls_p99", "home_read_units_mean"
 def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "CHIRP_", "PYTEST_"))}
     env.update({"BENCH_SIZES": "60:12:12,120:12:12", "BENCH_PACKAGE": "0", "BENCH_OUT": str(tmp_path),
-                "BENCH_IMPORT_RUNS": "2"})
+                "BENCH_IMPORT_RUNS": "2", "BENCH_DELIVERY": "300,1200:400"})
     done = subprocess.run([sys.executable, "-m", "bench"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -37,5 +38,12 @@ def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
     assert push["post_write_units_mean"] > pull["post_write_units_mean"] == 6  # a tweet's own transaction
     assert results["cost_model"]["prices"]["as_of"]
     assert set(results["cold_start"]["import_seconds"]) == {"chirp", "minimal_chalice_app"}
+    small, large = results["delivery"]["push"]  # 1,200 followers: two pages, so one job
+    assert [small["followers"], large["followers"]] == [300, 1200] and large["jobs"] == [1]
+    assert small["batch_writes_match"] and large["batch_writes_match"] and large["jobs_match"]
+    assert large["batch_write_calls"] == [math.ceil((large["active_followers"] + 1) / 25)]
+    celebrity = results["delivery"]["celebrity"]
+    assert celebrity["follower_timeline_entries"] == 0 and celebrity["jobs"] == 0
+    assert celebrity["read_cost_unchanged"]
     assert (tmp_path / "fanout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "home_read_calls_mean" in done.stdout and "Pull pays on every read" in done.stdout

@@ -1,11 +1,12 @@
-"""The benchmark's pure parts: the synthetic graph and the capacity rules."""
+"""The benchmark's pure parts: the synthetic graph, the capacity rules and
+the delivery benchmark's expectations and summary."""
 import statistics
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import capacity, graph
+from bench import capacity, delivery, graph
 from bench.run import binned, p
 
 
@@ -61,3 +62,40 @@ def test_bins_cover_every_sample_once(pairs):
     for b in bins:
         inside = [y for x, y in pairs if b["from"] <= x <= b["to"]]
         assert len(inside) == b["n"] and b["mean"] == pytest.approx(statistics.fmean(inside))
+
+
+@pytest.mark.parametrize(("active", "calls"), [(0, 1), (24, 1), (25, 2), (49, 2), (50, 3), (9_000, 361),
+                                               (10_000, 401)])
+def test_a_fanout_costs_one_batch_per_25_entries_the_authors_included(active, calls):
+    assert delivery.expected_batches(active) == calls
+
+
+@pytest.mark.parametrize(("followers", "jobs"), [(0, 0), (1, 0), (1_000, 0), (1_001, 1), (2_000, 1),
+                                                 (10_000, 9), (10_001, 10)])
+def test_every_page_of_followers_after_the_first_is_a_job(followers, jobs):
+    assert delivery.expected_jobs(followers, 1_000) == jobs
+
+
+def test_every_tenth_follower_idle_leaves_nine_in_ten_active():
+    assert delivery.active_count(10_000, 10) == 9_000 and delivery.active_count(2_005, 10) == 1_805
+    assert delivery.active_count(500, 0) == 500
+
+
+def test_the_delivery_summary_checks_every_post_against_the_formulas():
+    size = delivery.Size(followers=2_000, active=1_800, peak_bytes=5_000_000, invocations=2,
+                         posts=[delivery.Post(73, 1_801, 1, lag) for lag in (1.0, 3.0, 2.0)])
+    result = delivery.summary(size)
+    assert result["batch_write_calls"] == [73] and result["batch_write_calls_expected"] == 73
+    assert result["batch_writes_match"] and result["jobs_match"] and result["jobs"] == [1]
+    assert result["timeline_entries_per_post"] == [1_801]
+    assert (result["lag_s_p50"], result["lag_s_p99"]) == (2.0, 3.0)
+    size.posts.append(delivery.Post(74, 1_801, 2, 1.0))  # one post off the formulas fails both checks
+    off = delivery.summary(size)
+    assert not off["batch_writes_match"] and not off["jobs_match"] and off["batch_write_calls"] == [73, 74]
+
+
+def test_the_delivery_follower_counts_come_from_the_preset_or_bench_delivery():
+    assert delivery.follower_counts(None, False) == (list(delivery.SIZES), delivery.CELEBRITY_FOLLOWERS)
+    quick = (list(delivery.QUICK_SIZES), delivery.QUICK_CELEBRITY_FOLLOWERS)
+    assert delivery.follower_counts("", True) == quick
+    assert delivery.follower_counts("300,1200:400", False) == ([300, 1200], 400)
