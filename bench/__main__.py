@@ -107,6 +107,10 @@ def main() -> dict:
     cold = results["cold_start"]
     print(f"import app: {cold['import_seconds']['chirp']:.2f} s (a minimal Chalice app: "
           f"{cold['import_seconds']['minimal_chalice_app']:.2f} s)")
+    if "import_seconds_minimal_dynamodb_app" in cold:
+        print(f"  against a minimal Chalice app that creates one DynamoDB client: "
+              f"{cold['import_seconds_minimal_dynamodb_app']:.2f} s, "
+              f"{cold['import_ratio_to_minimal_dynamodb_app']:.2f}x (the target: at most 1.5x)")
     if cold.get("package_bytes"):
         print(f"deployment package: {cold['package_bytes']['chirp'] or 0:,} bytes (minimal: "
               f"{cold['package_bytes']['minimal_chalice_app'] or 0:,})")

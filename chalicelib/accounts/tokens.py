@@ -2,10 +2,12 @@
 
 The signing key is JWT_SECRET locally; deployed stages name an SSM
 SecureString in JWT_SECRET_PARAMETER, fetched once and cached per container.
+
+PyJWT (and the cryptography package it loads) is imported by the first token
+issued or checked, not at import: the routes that neither log in nor carry a
+bearer token do not pay it (README, "Cold start").
 """
 import time
-
-import jwt
 
 from chalicelib import settings
 
@@ -32,6 +34,8 @@ def signing_key() -> bytes:
 
 
 def issue_token(user_id: int, now: float | None = None) -> str:
+    import jwt
+
     now = int(time.time() if now is None else now)
     claims = {"sub": str(user_id), "iss": settings.JWT_ISSUER, "iat": now,
               "exp": now + settings.TOKEN_TTL_SECONDS}
@@ -44,6 +48,8 @@ def verify_token(token: str) -> int:
     Only HS256 is accepted, which rules out `alg: none` and key-confusion
     tricks; exp, iat and sub must be present.
     """
+    import jwt
+
     try:
         claims = jwt.decode(
             token, signing_key(), algorithms=[ALGORITHM], issuer=settings.JWT_ISSUER,

@@ -1,13 +1,21 @@
 """Running stream and queue handlers over a Lambda batch, reporting partial
 batch failures (ReportBatchItemFailures) so one bad record neither blocks
 nor drops the rest of its batch (and, on the views FIFO queue, so each
-message group stays in order)."""
+message group stays in order).
+
+Powertools' batch utility is imported by the first queue batch, not at
+import: app.py's HTTP routes share this module's import but never run a
+batch (README, "Cold start")."""
+from __future__ import annotations
+
 import logging
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 logger = logging.getLogger("chirp.consumers")
 
@@ -33,12 +41,18 @@ def stream_batch(event: dict, handle: Callable[[dict], Any]) -> PartialItemFailu
     return {"batchItemFailures": []}
 
 
-_queue_processor = BatchProcessor(event_type=EventType.SQS)
+@cache
+def _queue_processor() -> BatchProcessor:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS)
 
 
 def queue_batch(event: dict, handle: Callable[[str], Any], context=None) -> PartialItemFailureResponse:
     """Handles SQS messages independently: failures go back to the queue
     (and, after maxReceiveCount, to its dead-letter queue)."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     def record_handler(record):  # Powertools passes it by this name
         try:
             handle(record.body)
@@ -47,7 +61,7 @@ def queue_batch(event: dict, handle: Callable[[str], Any], context=None) -> Part
             raise
 
     return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=_queue_processor, context=context)
+                                    processor=_queue_processor(), context=context)
 
 
 def fifo_views_batch(event: dict, count: Callable[[list], set[str]], parse: Callable[..., Any]
