@@ -3,10 +3,11 @@
     make bench                  # the default sizes (a few minutes)
     BENCH_QUICK=1 make bench    # one small graph (about a minute)
 
-Writes bench/out/results.json and bench/out/fanout.png and prints a table;
+Writes bench/out/results.json, bench/out/fanout.png and bench/out/costmap.png
+(the cost model across workloads) and prints a table;
 then one author's delivery to many followers (bench.delivery).
 Settings: BENCH_SEED (default 7), BENCH_OUT (default bench/out),
-BENCH_SIZES ("users:posts:reads,..." instead of the presets), BENCH_PACKAGE
+BENCH_SIZES ("users:posts:reads[:least followed],..." instead of the presets), BENCH_PACKAGE
 (0 skips building the deployment packages), BENCH_DELIVERY ("2000,10000:50000":
 the delivery benchmark's follower counts, pushed and then past the threshold).
 """
@@ -16,22 +17,30 @@ import sys
 import time
 from pathlib import Path
 
-# Sizes: (users, posts, home reads). The last is "the default graph" whose
-# numbers head results.json; the others show how costs grow.
-DEFAULT_SIZES = [(1_000, 80, 80), (2_000, 80, 80), (4_000, 120, 120)]
-QUICK_SIZES = [(800, 60, 60)]
+from bench import graph as graphs
+
+# Sizes: (users, posts, home reads, least accounts followed). The last is
+# "the default graph" whose numbers head results.json; the others show how
+# costs grow, one of them with a mean following past 100 (the minimum sets
+# it: about three times the minimum, less the cap).
+SPARSE = graphs.FOLLOWING_MIN  # a mean following near 28
+DENSE = 45  # a mean following near 105
+DEFAULT_SIZES = [(1_000, 80, 80, SPARSE), (2_000, 80, 80, DENSE), (10_000, 120, 120, SPARSE)]
+QUICK_SIZES = [(800, 60, 60, SPARSE)]
 # Hybrid's threshold: the follower count of the 98th percentile, so the top 2%
 # of accounts (the heavy tail) are pulled, as CELEBRITY_THRESHOLD = 10,000
 # picks out the tail of a real network.
 CELEBRITY_PERCENTILE = 0.98
 
 
-def _size(text: str) -> tuple[int, int, int]:
-    users, posts, reads = (int(n) for n in text.split(":"))
-    return users, posts, reads
+def _size(text: str) -> tuple[int, int, int, int]:
+    """"users:posts:reads" or "users:posts:reads:least followed"."""
+    numbers = [int(n) for n in text.split(":")]
+    users, posts, reads = numbers[:3]
+    return users, posts, reads, numbers[3] if len(numbers) > 3 else SPARSE
 
 
-def _sizes(text: str) -> list[tuple[int, int, int]]:
+def _sizes(text: str) -> list[tuple[int, int, int, int]]:
     return [_size(size) for size in text.split(",")]
 
 
@@ -67,15 +76,17 @@ def main() -> dict:
 
     progress("cold start: import time and package size, Chirp and a minimal Chalice app")
     results["cold_start"] = coldstart.measure(package=package)
-    results["cost_model"] = {
-        "prices": costmodel.PRICES, "workload": costmodel.WORKLOAD,
-        "strategies": {name: costmodel.monthly_bill(m) for name, m in results["strategies"].items()}}
+    progress("cost model: the measured per-operation costs across workloads")
+    samples, followers = results.pop("_samples"), results.pop("_follower_counts")
+    results["cost_model"] = costmodel.model(samples, followers, results["graph"]["celebrity_threshold"],
+                                            results["strategies"])
     results["explanation"] = report.explanation(results["strategies"], results["graph"])
     results["mode"] = "quick" if quick else "default"
     results["command"] = "BENCH_QUICK=1 make bench" if quick else "make bench"
     results["seconds"] = round(time.monotonic() - started, 1)
     report.write_json(out / "results.json", results)
     report.plot(out / "fanout.png", results)
+    report.plot_cost_map(out / "costmap.png", results["cost_model"])
     print()
     print(report.table(results["strategies"]))
     print()
@@ -98,9 +109,8 @@ def main() -> dict:
         print(f"views: {hybrid['views_write_units_per_1000']:.0f} write units per 1,000 views "
               f"(the home reads' views, FIFO batches of 10)")
     print()
-    for name, bill in results["cost_model"]["strategies"].items():
-        print(f"{name}: ${bill['total_usd_per_month']:,.0f} a month for 1M daily users "
-              f"(10 home reads and 1 post each a day)")
+    for line in report.cost_lines(results["cost_model"]):
+        print(line)
     print()
     for line in delivery.lines(results["delivery"]):
         print(line)
@@ -123,15 +133,14 @@ def main() -> dict:
 def _run(sizes, seed: int, endpoint: str, progress) -> dict:
     import requests
 
-    from bench import graph as graphs
     from bench import run, world
     from bench.capacity import CapacityMeter
 
     scaling = []
-    for users, posts, reads in sizes:
+    for users, posts, reads, following_min in sizes:
         requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-        progress(f"graph of {users:,} users (seed {seed})")
-        graph = graphs.build(users, seed)
+        progress(f"graph of {users:,} users, each following at least {following_min} (seed {seed})")
+        graph = graphs.build(users, seed, following_min)
         loaded = world.load(graph, progress)
         work = run.workload(graph, posts, reads, seed)
         followers = sorted(graph.follower_counts())
@@ -157,16 +166,17 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
     default = scaling[-1]
     return {"graph": default["graph"], "strategies": default["strategies"], "workload": default["workload"],
             "by_following": default["by_following"], "by_followers": default["by_followers"],
-            "scaling": [{"graph": s["graph"], "strategies": s["strategies"]} for s in scaling]}
+            "scaling": [{"graph": s["graph"], "strategies": s["strategies"]} for s in scaling],
+            # the default graph's raw samples, for the cost model (not written to results.json)
+            "_samples": samples, "_follower_counts": graph.follower_counts()}
 
 
 def _describe(graph, threshold: int, celebrities: int, seed: int) -> dict:
-    from bench import graph as graphs
 
     followers = sorted(graph.follower_counts())
     following = sorted(len(f) for f in graph.following)
     return {
-        "users": graph.users, "follows": graph.edges, "seed": seed,
+        "users": graph.users, "follows": graph.edges, "seed": seed, "following_min": min(len(f) for f in graph.following),
         "zipf_exponent": graphs.ZIPF_EXPONENT, "following_pareto_shape": graphs.FOLLOWING_PARETO_SHAPE,
         "following_mean": graph.edges / graph.users, "following_median": following[len(following) // 2],
         "following_max": following[-1], "followers_median": followers[len(followers) // 2],

@@ -1,11 +1,37 @@
-"""What running Chirp costs per month, projected from the measured units.
+"""What running Chirp costs per month, across workloads, from per-operation
+costs measured in the run.
+
+The benchmark measures what one operation costs on its graph: write units
+of a tweet's own transaction, per follower written, per timeline page read,
+per followee a naive pull Queries, per followed celebrity pulled, and the
+handler time of each. This module projects those onto a population of any
+size: expected follower counts from the benchmark's own Zipf popularity
+law, posts weighted as the benchmark weights them, home reads uniform over
+users. So the bill is a function of the workload (home reads per post, mean
+accounts followed) and the celebrity threshold, not of one graph.
+
+The in-container celebrity cache is modelled, not assumed away: the home
+function runs on C = reads/s x read time containers (Little's law), and a
+celebrity whose followers read Lambda times a second is Queried
+Lambda / (1 + Lambda x TTL / C) times a second (each container misses once,
+then holds the entry for TTL seconds).
 
 Prices are AWS's public list prices for us-east-1 (N. Virginia) as of the
 date below: DynamoDB on-demand after its 1 November 2024 price cut, Lambda
-on x86, API Gateway REST APIs in their first tier. Free tiers are ignored.
-Check https://aws.amazon.com/dynamodb/pricing/, /lambda/pricing/ and
-/api-gateway/pricing/ before relying on them.
+on x86, API Gateway REST APIs in their first tier, SQS standard. Free tiers
+are ignored. Check https://aws.amazon.com/dynamodb/pricing/, /lambda/pricing/,
+/api-gateway/pricing/ and /sqs/pricing/ before relying on them.
 """
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bench import graph as graphs
+from bench.run import AUTHOR_EXPONENT
+from chalicelib import settings
 
 PRICES = {
     "as_of": "2026-11-21 (unchanged since the 2024-11-01 DynamoDB on-demand cut)",
@@ -19,42 +45,306 @@ PRICES = {
     "sqs_per_million_requests": 0.40,
 }
 
+# The default workload. Reads per post is the published figure: Twitter's
+# timeline service in 2013 served about 300,000 timeline reads a second
+# against about 5,000 new tweets a second on average (Raffi Krikorian,
+# "Timelines at Scale", QCon San Francisco 2012; InfoQ, 2013): 60 reads per
+# post. The population is a round million daily users posting once a day;
+# mean following is an assumption (the issue's "realistic graph"), and the
+# map shows 25 to 1,000.
 WORKLOAD = {
     "daily_active_users": 1_000_000,
-    "home_reads_per_user_per_day": 10,
     "posts_per_user_per_day": 1,
+    "home_reads_per_post": 60,
+    "following_mean": 100,
+    "celebrity_threshold": settings.CELEBRITY_THRESHOLD,
+    "celebrity_cache_seconds": settings.CELEBRITY_CACHE_SECONDS,
     "days_per_month": 30,
-    # Assumed, not measured: what one invocation takes on Lambda with 1 GB.
-    "api_invocation_seconds": 0.05,
-    "stream_batch_size": 100,  # tweets per stream invocation (the mapping's batch size)
-    "stream_invocation_seconds": 0.5,
-    "lambda_memory_gb": 1.0,
-    "timeline_item_bytes": 100,  # an entry (ids only) with DynamoDB's per-item overhead
+    "lambda_memory_gb": 1.0,  # the API's and the fan-out's memory (.chalice/config.json: 1,024 MB)
+    "stream_batch_size": 100,  # tweets per stream invocation at load (the mapping's batch size)
+    "fanout_page_size": settings.FANOUT_PAGE_SIZE,  # followers per fan-out job after the first page
+    "timeline_max": settings.TIMELINE_MAX,  # entries kept per home timeline
+    "timeline_item_bytes": 100,  # an entry (ids only) with DynamoDB's 100-byte per-item overhead
 }
 
+# The map's axes (log-spaced) and the thresholds searched for hybrid's best.
+READS_PER_POST = (1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 80, 100)
+FOLLOWING = (25, 35, 50, 70, 100, 150, 200, 300, 500, 700, 1000)
+THRESHOLDS = tuple(int(round(10 ** (e / 4))) for e in range(4, 25))  # 10 .. 1,000,000
+SECONDS_PER_DAY = 86_400
 
-def monthly_bill(strategy: dict, workload: dict = WORKLOAD, prices: dict = PRICES) -> dict:
-    """Dollars per month for one strategy's measured per-operation units."""
-    days = workload["days_per_month"]
-    reads = workload["daily_active_users"] * workload["home_reads_per_user_per_day"] * days
-    posts = workload["daily_active_users"] * workload["posts_per_user_per_day"] * days
-    read_units = reads * strategy["home_read_units_mean"]
-    write_units = posts * strategy["post_write_units_mean"]
-    fans_out = strategy["timeline_items_per_user"] > 0
-    stream_invocations = posts / workload["stream_batch_size"] if fans_out else 0
-    api_requests = reads + posts
-    gb_seconds = workload["lambda_memory_gb"] * (api_requests * workload["api_invocation_seconds"]
-                                                 + stream_invocations * workload["stream_invocation_seconds"])
-    storage_gb = (workload["daily_active_users"] * strategy["timeline_items_per_user"]
-                  * workload["timeline_item_bytes"] / 1e9)
+
+# --- per-operation costs, from the run --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PerOperation:
+    """What one operation costs, measured on the benchmark's graph."""
+
+    post_write_units: float  # a tweet's own transaction (pull's whole write)
+    own_entry_write_units: float  # the author's own timeline entry (push and hybrid)
+    write_units_per_follower: float  # one fan-out entry
+    home_read_units: float  # a materialised page: timeline Query and BatchGetItem
+    pull_read_units_base: float  # the naive join's follows Query (and the reader's own tweets)
+    pull_read_units_per_followee: float  # one followee's newest-tweets Query
+    read_units_per_celebrity: float  # one pulled celebrity's Query (a cache miss)
+    post_seconds: float  # the API's work for a post
+    home_read_seconds: float  # the API's work for a materialised page
+    pull_read_seconds_base: float
+    pull_read_seconds_per_followee: float
+    seconds_per_celebrity: float  # one pulled celebrity's Query, in the handler
+    fanout_seconds_base: float  # stream and queue handlers, per post
+    fanout_seconds_per_follower: float
+
+
+def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least-squares intercept and slope; a flat line through the mean when
+    xs do not vary (the slope is then unknowable, and taken as 0)."""
+    if len(set(xs)) < 2:
+        return (statistics.fmean(ys) if ys else 0.0), 0.0
+    slope, intercept = statistics.linear_regression(xs, ys)
+    return intercept, slope
+
+
+def per_operation(samples: dict) -> PerOperation:
+    """The per-operation costs from one run's samples (bench.run.Samples by
+    strategy name)."""
+    pull, push, hybrid = samples["pull"], samples["push"], samples["hybrid"]
+    base = statistics.fmean(pull.post_write_units)
+    entry, per_follower = fit_line(push.author_followers, push.post_write_units)
+    pull_base, per_followee = fit_line(pull.reader_following, pull.read_units)
+    cold_base, per_celebrity = fit_line(hybrid.reader_celebrities, hybrid.cold_read_units)
+    pull_s, pull_s_per_followee = fit_line(pull.reader_following, pull.read_seconds)
+    _, s_per_celebrity = fit_line(hybrid.reader_celebrities, hybrid.cold_read_seconds)
+    fan_s, fan_s_per_follower = fit_line(push.author_followers, push.fanout_seconds)
+    return PerOperation(
+        post_write_units=base, own_entry_write_units=max(0.0, entry - base),
+        write_units_per_follower=per_follower, home_read_units=statistics.fmean(push.read_units),
+        pull_read_units_base=pull_base, pull_read_units_per_followee=per_followee,
+        read_units_per_celebrity=max(0.0, per_celebrity),
+        post_seconds=statistics.fmean(pull.post_seconds), home_read_seconds=statistics.fmean(push.read_seconds),
+        pull_read_seconds_base=max(0.0, pull_s), pull_read_seconds_per_followee=max(0.0, pull_s_per_followee),
+        seconds_per_celebrity=max(0.0, s_per_celebrity), fanout_seconds_base=max(0.0, fan_s),
+        fanout_seconds_per_follower=max(0.0, fan_s_per_follower))
+
+
+# --- the population ---------------------------------------------------------------------------------
+
+def follower_counts(users: int, following_mean: float) -> np.ndarray:
+    """Expected followers of each account, most followed first: the
+    benchmark graph's Zipf law (bench.graph.ZIPF_EXPONENT) scaled to
+    users x following_mean follows, nobody followed by more than everyone
+    else (the capped accounts' surplus goes to the rest, so the mean holds)."""
+    weights = np.arange(1, users + 1, dtype=float) ** -graphs.ZIPF_EXPONENT
+    edges, cap = users * following_mean, users - 1
+    counts = edges * weights / weights.sum()
+    for _ in range(50):
+        capped = counts >= cap
+        if not capped.any():
+            break
+        rest = ~capped
+        counts = np.where(capped, cap, (edges - cap * capped.sum()) * weights / weights[rest].sum())
+        if not (counts[rest] > cap).any():
+            break
+    return counts
+
+
+@dataclass(frozen=True)
+class Population:
+    followers: np.ndarray  # per account, descending
+    posts: np.ndarray  # posts a second per account
+    reads_per_second: float
+    users: int
+    following_mean: float
+
+    @classmethod
+    def of(cls, followers: np.ndarray, workload: dict) -> "Population":
+        users = len(followers)
+        posts_per_second = users * workload["posts_per_user_per_day"] / SECONDS_PER_DAY
+        weight = (1 + followers) ** AUTHOR_EXPONENT  # who posts, as bench.run.workload draws authors
+        return cls(followers, posts_per_second * weight / weight.sum(),
+                   posts_per_second * workload["home_reads_per_post"], users, float(followers.mean()))
+
+    @classmethod
+    def at(cls, workload: dict) -> "Population":
+        return cls.of(follower_counts(workload["daily_active_users"], workload["following_mean"]), workload)
+
+    @property
+    def posts_per_second(self) -> float:
+        return float(self.posts.sum())
+
+
+# --- the bill ---------------------------------------------------------------------------------------
+
+def _dollars(per_second: dict, workload: dict, prices: dict) -> dict:
+    month = SECONDS_PER_DAY * workload["days_per_month"]
+    million = 1e6
     lines = {
-        "dynamodb_reads": read_units / 1e6 * prices["dynamodb_per_million_read_request_units"],
-        "dynamodb_writes": write_units / 1e6 * prices["dynamodb_per_million_write_request_units"],
-        "dynamodb_timeline_storage": storage_gb * prices["dynamodb_storage_per_gb_month"],
-        "lambda_requests": (api_requests + stream_invocations) / 1e6 * prices["lambda_per_million_requests"],
-        "lambda_compute": gb_seconds * prices["lambda_per_gb_second"],
-        "api_gateway": api_requests / 1e6 * prices["api_gateway_rest_per_million_requests"],
+        "dynamodb_reads": per_second["read_units"] * month / million
+        * prices["dynamodb_per_million_read_request_units"],
+        "dynamodb_writes": per_second["write_units"] * month / million
+        * prices["dynamodb_per_million_write_request_units"],
+        "dynamodb_timeline_storage": per_second["storage_gb"] * prices["dynamodb_storage_per_gb_month"],
+        "lambda_requests": per_second["invocations"] * month / million * prices["lambda_per_million_requests"],
+        "lambda_compute": per_second["gb_seconds"] * month * prices["lambda_per_gb_second"],
+        "sqs": per_second["sqs_requests"] * month / million * prices["sqs_per_million_requests"],
+        "api_gateway": per_second["api_requests"] * month / million
+        * prices["api_gateway_rest_per_million_requests"],
     }
     return {"usd_per_month": {k: round(v, 2) for k, v in lines.items()},
-            "total_usd_per_month": round(sum(lines.values()), 2),
-            "read_request_units_per_month": read_units, "write_request_units_per_month": write_units}
+            "total_usd_per_month": round(sum(lines.values()), 2)}
+
+
+def rates(strategy: str, population: Population, costs: PerOperation, workload: dict,
+          threshold: float | None = None) -> dict:
+    """Units, invocations and seconds a second for one strategy. `threshold`
+    is hybrid's (accounts with at least that many followers are pulled);
+    push is hybrid with nobody past it."""
+    posts, reads = population.posts_per_second, population.reads_per_second
+    f, p = population.followers, population.posts
+    api = {"api_requests": posts + reads}
+    if strategy == "pull":
+        read_seconds = (costs.pull_read_seconds_base
+                        + costs.pull_read_seconds_per_followee * population.following_mean)
+        return {**api, "write_units": posts * costs.post_write_units,
+                "read_units": reads * (costs.pull_read_units_base
+                                       + costs.pull_read_units_per_followee * population.following_mean),
+                "invocations": posts + reads, "sqs_requests": 0.0, "storage_gb": 0.0,
+                "gb_seconds": workload["lambda_memory_gb"] * (posts * costs.post_seconds + reads * read_seconds),
+                "celebrity_queries_per_read": 0.0}
+    pulled = f >= (threshold if strategy == "hybrid" and threshold is not None else math.inf)
+    pushed = ~pulled
+    entries = float((p * f)[pushed].sum())  # fan-out entries a second
+    containers = max(1.0, reads * costs.home_read_seconds)
+    demand = f[pulled] * reads / population.users  # home reads a second that need each celebrity
+    queries = float((demand / (1 + demand * workload["celebrity_cache_seconds"] / containers)).sum())
+    jobs = float((p * np.floor(f / workload["fanout_page_size"]))[pushed].sum())
+    incoming = float((p * f).sum())
+    stream_invocations = posts / workload["stream_batch_size"]
+    return {
+        **api,
+        "write_units": posts * (costs.post_write_units + costs.own_entry_write_units)
+        + entries * costs.write_units_per_follower,
+        "read_units": reads * costs.home_read_units + queries * costs.read_units_per_celebrity,
+        "invocations": posts + reads + stream_invocations + jobs,
+        "sqs_requests": 3 * jobs,  # send, receive, delete
+        "storage_gb": population.users * workload["timeline_max"] * (entries / incoming if incoming else 0)
+        * workload["timeline_item_bytes"] / 1e9,
+        "gb_seconds": workload["lambda_memory_gb"] * (
+            posts * costs.post_seconds + reads * costs.home_read_seconds + queries * costs.seconds_per_celebrity
+            + posts * costs.fanout_seconds_base + entries * costs.fanout_seconds_per_follower),
+        "celebrity_queries_per_read": queries / reads if reads else 0.0,
+    }
+
+
+def bill(strategy: str, population: Population, costs: PerOperation, workload: dict = WORKLOAD,
+         threshold: float | None = None, prices: dict = PRICES) -> dict:
+    """Dollars a month by line, and the units per post and per read behind them."""
+    per_second = rates(strategy, population, costs, workload, threshold)
+    posts, reads = population.posts_per_second, population.reads_per_second
+    return {**_dollars(per_second, workload, prices),
+            "write_units_per_post": per_second["write_units"] / posts,
+            "read_units_per_home_read": per_second["read_units"] / reads,
+            "celebrity_queries_per_home_read": per_second["celebrity_queries_per_read"]}
+
+
+def best_threshold(population: Population, costs: PerOperation, workload: dict) -> tuple[int, dict]:
+    """The searched threshold with hybrid's lowest bill, and that bill."""
+    bills = {t: bill("hybrid", population, costs, workload, t) for t in THRESHOLDS}
+    best = min(bills, key=lambda t: bills[t]["total_usd_per_month"])
+    return best, bills[best]
+
+
+# --- the map ----------------------------------------------------------------------------------------
+
+def cost_map(costs: PerOperation, workload: dict = WORKLOAD) -> dict:
+    """Every strategy's bill over reads per post x mean following, hybrid
+    at the shipped threshold and at its best; the crossovers per following."""
+    cells = []
+    for following in FOLLOWING:
+        followers = follower_counts(workload["daily_active_users"], following)
+        for reads_per_post in READS_PER_POST:
+            w = {**workload, "following_mean": following, "home_reads_per_post": reads_per_post}
+            population = Population.of(followers, w)
+            totals = {name: bill(name, population, costs, w, w["celebrity_threshold"])["total_usd_per_month"]
+                      for name in ("pull", "push", "hybrid")}
+            best, best_bill = best_threshold(population, costs, w)
+            cells.append({"following_mean": following, "home_reads_per_post": reads_per_post,
+                          "usd_per_month": totals, "hybrid_best_threshold": best,
+                          "hybrid_best_usd_per_month": best_bill["total_usd_per_month"],
+                          "cheapest": min(totals, key=lambda n: totals[n])})
+    return {"cells": cells, "crossovers": crossovers(cells)}
+
+
+def _crossing(points: list[tuple[float, float]]) -> float | None:
+    """Where a difference that changes sign crosses 0, interpolated on a log
+    axis; None if it never does."""
+    for (x0, d0), (x1, d1) in zip(points, points[1:], strict=False):
+        if d0 == 0:
+            return x0
+        if (d0 < 0) != (d1 < 0):
+            t = d0 / (d0 - d1)
+            return round(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))), 1)
+    return None
+
+
+def crossovers(cells: list[dict]) -> list[dict]:
+    """Per mean following: the reads per post above which hybrid (at the
+    shipped threshold) and push are cheaper than pull."""
+    result = []
+    for following in sorted({c["following_mean"] for c in cells}):
+        row = sorted((c for c in cells if c["following_mean"] == following), key=lambda c: c["home_reads_per_post"])
+        result.append({
+            "following_mean": following,
+            "hybrid_beats_pull_above_reads_per_post": _crossing(
+                [(c["home_reads_per_post"], c["usd_per_month"]["hybrid"] - c["usd_per_month"]["pull"]) for c in row]),
+            "push_beats_pull_above_reads_per_post": _crossing(
+                [(c["home_reads_per_post"], c["usd_per_month"]["push"] - c["usd_per_month"]["pull"]) for c in row]),
+        })
+    return result
+
+
+def thresholds(costs: PerOperation, workload: dict = WORKLOAD) -> list[dict]:
+    """Hybrid at the default workload across thresholds: its bill, write
+    units per post (and as a share of push's) and celebrity Queries per read."""
+    population = Population.at(workload)
+    push = bill("push", population, costs, workload)
+    rows = []
+    for t in THRESHOLDS:
+        b = bill("hybrid", population, costs, workload, t)
+        rows.append({"threshold": t, "celebrities": int((population.followers >= t).sum()),
+                     "total_usd_per_month": b["total_usd_per_month"],
+                     "write_units_per_post": round(b["write_units_per_post"], 2),
+                     "write_share_of_push": round(b["write_units_per_post"] / push["write_units_per_post"], 4),
+                     "celebrity_queries_per_home_read": round(b["celebrity_queries_per_home_read"], 3)})
+    return rows
+
+
+def at_default(costs: PerOperation, workload: dict = WORKLOAD) -> dict:
+    """The three bills (and hybrid at its best threshold) at the default workload."""
+    population = Population.at(workload)
+    bills = {name: bill(name, population, costs, workload, workload["celebrity_threshold"])
+             for name in ("pull", "push", "hybrid")}
+    best, best_bill = best_threshold(population, costs, workload)
+    return {"strategies": bills, "hybrid_best_threshold": best, "hybrid_best": best_bill}
+
+
+def validation(costs: PerOperation, graph_followers: Sequence[int], threshold: int, measured: dict) -> dict:
+    """The model on the benchmark's own graph (its actual follower counts,
+    everyone posting at the benchmark's weights) against what the run
+    measured there: the expected write units per post, push and hybrid."""
+    followers = np.array(sorted(graph_followers, reverse=True), dtype=float)
+    population = Population.of(followers, WORKLOAD)
+    result = {}
+    for name in ("push", "hybrid"):
+        modelled = bill(name, population, costs, WORKLOAD, threshold)["write_units_per_post"]
+        result[name] = {"modelled_write_units_per_post": round(modelled, 2),
+                        "measured_write_units_per_post": round(measured[name]["post_write_units_mean"], 2)}
+    return result
+
+
+def model(samples: dict, graph_followers: Sequence[int], threshold: int, measured: dict) -> dict:
+    """Everything results.json keeps under `cost_model`."""
+    costs = per_operation(samples)
+    return {"prices": PRICES, "workload": WORKLOAD, "per_operation": asdict(costs),
+            "at_default": at_default(costs), "thresholds": thresholds(costs),
+            "map": cost_map(costs), "validation": validation(costs, graph_followers, threshold, measured)}

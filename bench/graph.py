@@ -39,22 +39,24 @@ class Graph:
         return [len(f) for f in self.followers]
 
 
-def following_count(rng: random.Random, users: int) -> int:
-    cap = max(FOLLOWING_MIN, int(users * FOLLOWING_MAX_SHARE))
-    draw = FOLLOWING_MIN * (1 - rng.random()) ** (-1 / FOLLOWING_PARETO_SHAPE)
+def following_count(rng: random.Random, users: int, minimum: int = FOLLOWING_MIN) -> int:
+    cap = max(minimum, int(users * FOLLOWING_MAX_SHARE))
+    draw = minimum * (1 - rng.random()) ** (-1 / FOLLOWING_PARETO_SHAPE)
     return min(cap, users - 1, int(draw))
 
 
-def build(users: int, seed: int) -> Graph:
-    """The graph for `users` accounts. Which account is popular is shuffled
-    by the seed, so popularity does not follow user numbers."""
+def build(users: int, seed: int, following_min: int = FOLLOWING_MIN) -> Graph:
+    """The graph for `users` accounts, nobody following fewer than
+    `following_min` (the mean is about three times that, less the cap).
+    Which account is popular is shuffled by the seed, so popularity does not
+    follow user numbers."""
     rng = random.Random(seed)
     order = list(range(users))
     rng.shuffle(order)  # order[r] is the account with popularity rank r
     cumulative = list(itertools.accumulate(1 / (rank + 1) ** ZIPF_EXPONENT for rank in range(users)))
     following = []
     for user in range(users):
-        wanted = following_count(rng, users)
+        wanted = following_count(rng, users, following_min)
         chosen: dict[int, None] = {}
         while len(chosen) < wanted:
             for _ in range(wanted - len(chosen)):

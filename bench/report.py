@@ -67,3 +67,86 @@ def plot(path: Path, results: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def cost_lines(cost: dict) -> list[str]:
+    """The cost model, in a few lines: the default bill, the best threshold,
+    the crossovers and how well the model predicts the measured graph."""
+    w, default = cost["workload"], cost["at_default"]
+    bills = {name: b["total_usd_per_month"] for name, b in default["strategies"].items()}
+    push_units = default["strategies"]["push"]["write_units_per_post"]
+    hybrid = default["strategies"]["hybrid"]
+    best = default["hybrid_best"]
+    lines = [
+        f"cost model ({w['daily_active_users']:,} daily users, {w['home_reads_per_post']} home reads per post, "
+        f"mean following {w['following_mean']}, threshold {w['celebrity_threshold']:,}): "
+        + ", ".join(f"{name} ${usd:,.0f}" for name, usd in bills.items()) + " a month",
+        f"  hybrid writes {hybrid['write_units_per_post']:.1f} units per post, "
+        f"{hybrid['write_units_per_post'] / push_units:.1%} of push's {push_units:.1f}; "
+        f"its cheapest threshold is {default['hybrid_best_threshold']:,} (${best['total_usd_per_month']:,.0f})",
+    ]
+    for row in cost["map"]["crossovers"]:
+        hybrid_x, push_x = row["hybrid_beats_pull_above_reads_per_post"], row["push_beats_pull_above_reads_per_post"]
+        lines.append(f"  following {row['following_mean']:>5}: hybrid beats pull above "
+                     f"{hybrid_x if hybrid_x is not None else '-'} reads per post, push above "
+                     f"{push_x if push_x is not None else '-'}")
+    for name, v in cost["validation"].items():
+        lines.append(f"  model on the benchmark graph, {name}: {v['modelled_write_units_per_post']:.1f} write "
+                     f"units per post (measured {v['measured_write_units_per_post']:.1f})")
+    return lines
+
+
+STRATEGY_COLOURS = {"pull": "tab:blue", "push": "tab:orange", "hybrid": "tab:green"}
+
+
+def plot_cost_map(path: Path, cost: dict) -> None:
+    """Left: the cheapest strategy over reads per post x mean following,
+    with the crossover lines. Right: hybrid's bill and write share of push
+    across thresholds at the default workload."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    cells = cost["map"]["cells"]
+    xs = sorted({c["home_reads_per_post"] for c in cells})
+    ys = sorted({c["following_mean"] for c in cells})
+    names = list(STRATEGY_COLOURS)
+    grid = [[names.index(next(c["cheapest"] for c in cells if c["home_reads_per_post"] == x
+                              and c["following_mean"] == y)) for x in xs] for y in ys]
+    fig, (where, sweep) = plt.subplots(1, 2, figsize=(13, 5))
+    where.pcolormesh(xs, ys, grid, cmap=ListedColormap(list(STRATEGY_COLOURS.values())), vmin=-0.5,
+                     vmax=len(names) - 0.5, shading="nearest", alpha=0.35)
+    for key, label, style in (("hybrid_beats_pull_above_reads_per_post", "hybrid = pull", "-"),
+                              ("push_beats_pull_above_reads_per_post", "push = pull", "--")):
+        points = [(r[key], r["following_mean"]) for r in cost["map"]["crossovers"] if r[key] is not None]
+        if points:
+            where.plot(*zip(*points, strict=True), style, color="black", label=label)
+    w = cost["workload"]
+    where.plot([w["home_reads_per_post"]], [w["following_mean"]], "k*", markersize=12, label="default workload")
+    for name, colour in STRATEGY_COLOURS.items():
+        where.scatter([], [], color=colour, alpha=0.5, marker="s", label=f"{name} cheapest")
+    where.set(xscale="log", yscale="log", xlabel="home reads per post", ylabel="mean accounts followed",
+              title=f"Cheapest strategy (threshold {w['celebrity_threshold']:,})")
+    where.legend(loc="lower left", fontsize=8)
+    rows = cost["thresholds"]
+    sweep.plot([r["threshold"] for r in rows], [r["total_usd_per_month"] for r in rows], marker="o",
+               color=STRATEGY_COLOURS["hybrid"], label="hybrid")
+    for name in ("pull", "push"):
+        sweep.axhline(cost["at_default"]["strategies"][name]["total_usd_per_month"], linestyle="--",
+                      color=STRATEGY_COLOURS[name], label=name)
+    sweep.axvline(w["celebrity_threshold"], color="grey", linestyle=":", label="shipped threshold")
+    sweep.set(xscale="log", xlabel="celebrity threshold (followers)", ylabel="US$ a month",
+              title="Default workload across thresholds")
+    share = sweep.twinx()
+    share.plot([r["threshold"] for r in rows], [100 * r["write_share_of_push"] for r in rows], color="grey",
+               alpha=0.6, label="hybrid write units, % of push's")
+    share.set(ylabel="hybrid write units per post, % of push's")
+    sweep.legend(loc="upper left", fontsize=8)
+    share.legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"Cost model: {w['daily_active_users']:,} daily users, measured per-operation costs")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -62,6 +62,15 @@ class Samples:
     read_units: list[float] = field(default_factory=list)
     reader_following: list[int] = field(default_factory=list)
     cold_read_calls: list[int] = field(default_factory=list)
+    cold_read_units: list[float] = field(default_factory=list)
+    reader_celebrities: list[int] = field(default_factory=list)  # celebrities each reader follows
+    # Handler time, for the compute line of the bill: the API's work per post
+    # and per home page (timed around the domain call the route makes) and the
+    # stream and queue handlers' per post (timed inside the pump).
+    post_seconds: list[float] = field(default_factory=list)
+    read_seconds: list[float] = field(default_factory=list)
+    fanout_seconds: list[float] = field(default_factory=list)
+    cold_read_seconds: list[float] = field(default_factory=list)
     ranked_first_calls: list[int] = field(default_factory=list)
     ranked_first_units: list[float] = field(default_factory=list)  # read and write units
     ranked_later_calls: list[int] = field(default_factory=list)
@@ -82,7 +91,23 @@ def pull_home_page(reader_id: int, limit: int = PAGE) -> list[TweetModel]:
     return sorted(candidates, key=lambda t: -int(t.id))[:limit]
 
 
-def _pump(handlers=("on_tweet_change", "on_job")):
+class HandlerClock:
+    """Wall time spent inside the pumped handlers (not in the pump's polling)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def timed(self, handler):
+        def run(event, context):
+            started = time.perf_counter()
+            try:
+                return handler(event, context)
+            finally:
+                self.seconds += time.perf_counter() - started
+        return run
+
+
+def _pump(handlers=("on_tweet_change", "on_job"), clock: HandlerClock | None = None):
     """The app's tweets-stream and fan-out-queue handlers behind one pump
     (the follows stream is not pumped: the graph was written directly)."""
     from chalice import Chalice
@@ -93,26 +118,43 @@ def _pump(handlers=("on_tweet_change", "on_job")):
 
     view = Chalice(app_name=app.app_name)
     view.event_sources = [s for s in app.event_sources if s.name in handlers]
-    view.handler_map = {s.name: app.handler_map[s.name] for s in view.event_sources}
+    clock = clock or HandlerClock()
+    view.handler_map = {s.name: clock.timed(app.handler_map[s.name]) for s in view.event_sources}
     return EventPump.for_app(view, {k: v for k, v in mapping_policies().items() if k in view.handler_map})
 
 
 def run_strategy(name: str, world: World, work: Workload, threshold: int, meter: CapacityMeter,
                  progress) -> Samples:
+    """One strategy's samples; the shipped threshold is back afterwards (the
+    cost model reads it)."""
+    shipped = settings.CELEBRITY_THRESHOLD
+    settings.CELEBRITY_THRESHOLD = threshold if name == "hybrid" else PUSH_THRESHOLD
+    try:
+        return _measure(name, world, work, threshold, meter, progress)
+    finally:
+        settings.CELEBRITY_THRESHOLD = shipped
+
+
+def _measure(name: str, world: World, work: Workload, threshold: int, meter: CapacityMeter,
+             progress) -> Samples:
     reset_content()
     celebs = celebrities(world, threshold) if name == "hybrid" else set()
     write_users(world, celebs)
-    settings.CELEBRITY_THRESHOLD = threshold if name == "hybrid" else PUSH_THRESHOLD
     reading._celebrity_cache.clear()
-    pump = _pump() if name != "pull" else None
+    clock = HandlerClock()
+    pump = _pump(clock=clock) if name != "pull" else None
     samples = Samples()
     for i, author in enumerate(work.authors):
         user = UserModel(id=world.ids[author], handle=f"user{author}", display_name=f"User {author}")
         before = meter.snapshot()
+        started = time.perf_counter()
         tweets.post_tweet(user, tweets.NewTweet(text=f"Post {i} by user {author}, on the wire."))
+        samples.post_seconds.append(time.perf_counter() - started)
         posted = time.monotonic()
+        handled = clock.seconds
         if pump:
             pump.drain(timeout=600)
+        samples.fanout_seconds.append(clock.seconds - handled)
         after = meter.snapshot()
         samples.post_write_units.append(after[2] - before[2])
         samples.post_calls.append(after[0] - before[0])
@@ -122,6 +164,7 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
         _tick(progress, f"{name}: posts", i, len(work.authors))
     for i, reader in enumerate(work.readers):
         before = meter.snapshot()
+        started = time.perf_counter()
         if pump:
             home = feed.read(world.ids[reader], PageRequest(PAGE))
             if name == "hybrid":  # as the route does: the page's views go to the views queue (no DynamoDB)
@@ -130,6 +173,7 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
                 samples.views += len(views.viewed(world.ids[reader], shown))
         else:
             pull_home_page(world.ids[reader])
+        samples.read_seconds.append(time.perf_counter() - started)
         after = meter.snapshot()
         samples.read_calls.append(after[0] - before[0])
         samples.read_units.append(after[1] - before[1])
@@ -142,8 +186,13 @@ def run_strategy(name: str, world: World, work: Workload, threshold: int, meter:
         for reader in work.readers:
             reading._celebrity_cache.clear()
             before = meter.snapshot()
+            started = time.perf_counter()
             feed.read(world.ids[reader], PageRequest(PAGE))
-            samples.cold_read_calls.append(meter.snapshot()[0] - before[0])
+            samples.cold_read_seconds.append(time.perf_counter() - started)
+            after = meter.snapshot()
+            samples.cold_read_calls.append(after[0] - before[0])
+            samples.cold_read_units.append(after[1] - before[1])
+            samples.reader_celebrities.append(sum(f in celebs for f in world.graph.following[reader]))
         _views(samples, meter)
     samples.timeline_items = timeline_items()
     return samples
