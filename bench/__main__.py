@@ -176,7 +176,7 @@ def _describe(graph, threshold: int, celebrities: int, seed: int) -> dict:
     followers = sorted(graph.follower_counts())
     following = sorted(len(f) for f in graph.following)
     return {
-        "users": graph.users, "follows": graph.edges, "seed": seed, "following_min": min(len(f) for f in graph.following),
+        "users": graph.users, "follows": graph.edges, "seed": seed, "following_min": following[0],
         "zipf_exponent": graphs.ZIPF_EXPONENT, "following_pareto_shape": graphs.FOLLOWING_PARETO_SHAPE,
         "following_mean": graph.edges / graph.users, "following_median": following[len(following) // 2],
         "following_max": following[-1], "followers_median": followers[len(followers) // 2],

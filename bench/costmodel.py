@@ -121,7 +121,8 @@ def per_operation(samples: dict) -> PerOperation:
         write_units_per_follower=per_follower, home_read_units=statistics.fmean(push.read_units),
         pull_read_units_base=pull_base, pull_read_units_per_followee=per_followee,
         read_units_per_celebrity=max(0.0, per_celebrity),
-        post_seconds=statistics.fmean(pull.post_seconds), home_read_seconds=statistics.fmean(push.read_seconds),
+        post_seconds=statistics.fmean(pull.post_seconds),
+        home_read_seconds=statistics.fmean(push.read_seconds),
         pull_read_seconds_base=max(0.0, pull_s), pull_read_seconds_per_followee=max(0.0, pull_s_per_followee),
         seconds_per_celebrity=max(0.0, s_per_celebrity), fanout_seconds_base=max(0.0, fan_s),
         fanout_seconds_per_follower=max(0.0, fan_s_per_follower))
@@ -148,20 +149,42 @@ def follower_counts(users: int, following_mean: float) -> np.ndarray:
     return counts
 
 
+EXACT_RANKS = 2_000  # the most followed accounts, one by one; the rest in groups
+GROUP_RATIO = 1.01  # ranks r .. 1.01 r share a group (their expected counts differ by under 1%)
+
+
+def _groups(users: int) -> list[tuple[int, int]]:
+    """Rank ranges [start, stop): single ranks first, then geometric groups."""
+    bounds = list(range(min(users, EXACT_RANKS) + 1))
+    while bounds[-1] < users:
+        bounds.append(min(users, max(bounds[-1] + 1, int(bounds[-1] * GROUP_RATIO))))
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
 @dataclass(frozen=True)
 class Population:
-    followers: np.ndarray  # per account, descending
-    posts: np.ndarray  # posts a second per account
+    """Accounts in groups of near-equal follower counts, most followed first
+    (a million accounts in a few thousand groups, so a bill takes
+    milliseconds)."""
+
+    followers: np.ndarray  # per account of each group
+    posts: np.ndarray  # posts a second per account of each group
+    accounts: np.ndarray  # how many accounts each group holds
     reads_per_second: float
     users: int
     following_mean: float
 
     @classmethod
     def of(cls, followers: np.ndarray, workload: dict) -> "Population":
+        """`followers`: every account's count, descending."""
         users = len(followers)
+        groups = _groups(users)
+        accounts = np.array([stop - start for start, stop in groups], dtype=float)
+        sums = np.add.reduceat(followers, [start for start, _ in groups])
+        per_account = sums / accounts
         posts_per_second = users * workload["posts_per_user_per_day"] / SECONDS_PER_DAY
-        weight = (1 + followers) ** AUTHOR_EXPONENT  # who posts, as bench.run.workload draws authors
-        return cls(followers, posts_per_second * weight / weight.sum(),
+        weight = (1 + per_account) ** AUTHOR_EXPONENT  # who posts, as bench.run.workload draws authors
+        return cls(per_account, posts_per_second * weight / (weight * accounts).sum(), accounts,
                    posts_per_second * workload["home_reads_per_post"], users, float(followers.mean()))
 
     @classmethod
@@ -170,7 +193,7 @@ class Population:
 
     @property
     def posts_per_second(self) -> float:
-        return float(self.posts.sum())
+        return float((self.posts * self.accounts).sum())
 
 
 # --- the bill ---------------------------------------------------------------------------------------
@@ -178,13 +201,14 @@ class Population:
 def _dollars(per_second: dict, workload: dict, prices: dict) -> dict:
     month = SECONDS_PER_DAY * workload["days_per_month"]
     million = 1e6
+    requests = per_second["invocations"] * month / million
     lines = {
         "dynamodb_reads": per_second["read_units"] * month / million
         * prices["dynamodb_per_million_read_request_units"],
         "dynamodb_writes": per_second["write_units"] * month / million
         * prices["dynamodb_per_million_write_request_units"],
         "dynamodb_timeline_storage": per_second["storage_gb"] * prices["dynamodb_storage_per_gb_month"],
-        "lambda_requests": per_second["invocations"] * month / million * prices["lambda_per_million_requests"],
+        "lambda_requests": requests * prices["lambda_per_million_requests"],
         "lambda_compute": per_second["gb_seconds"] * month * prices["lambda_per_gb_second"],
         "sqs": per_second["sqs_requests"] * month / million * prices["sqs_per_million_requests"],
         "api_gateway": per_second["api_requests"] * month / million
@@ -200,7 +224,8 @@ def rates(strategy: str, population: Population, costs: PerOperation, workload: 
     is hybrid's (accounts with at least that many followers are pulled);
     push is hybrid with nobody past it."""
     posts, reads = population.posts_per_second, population.reads_per_second
-    f, p = population.followers, population.posts
+    f, n = population.followers, population.accounts
+    p = population.posts * n  # posts a second by each group
     api = {"api_requests": posts + reads}
     if strategy == "pull":
         read_seconds = (costs.pull_read_seconds_base
@@ -209,14 +234,16 @@ def rates(strategy: str, population: Population, costs: PerOperation, workload: 
                 "read_units": reads * (costs.pull_read_units_base
                                        + costs.pull_read_units_per_followee * population.following_mean),
                 "invocations": posts + reads, "sqs_requests": 0.0, "storage_gb": 0.0,
-                "gb_seconds": workload["lambda_memory_gb"] * (posts * costs.post_seconds + reads * read_seconds),
+                "gb_seconds": workload["lambda_memory_gb"]
+                * (posts * costs.post_seconds + reads * read_seconds),
                 "celebrity_queries_per_read": 0.0}
     pulled = f >= (threshold if strategy == "hybrid" and threshold is not None else math.inf)
     pushed = ~pulled
     entries = float((p * f)[pushed].sum())  # fan-out entries a second
     containers = max(1.0, reads * costs.home_read_seconds)
     demand = f[pulled] * reads / population.users  # home reads a second that need each celebrity
-    queries = float((demand / (1 + demand * workload["celebrity_cache_seconds"] / containers)).sum())
+    ttl = workload["celebrity_cache_seconds"]
+    queries = float((n[pulled] * demand / (1 + demand * ttl / containers)).sum())
     jobs = float((p * np.floor(f / workload["fanout_page_size"]))[pushed].sum())
     incoming = float((p * f).sum())
     stream_invocations = posts / workload["stream_batch_size"]
@@ -230,7 +257,8 @@ def rates(strategy: str, population: Population, costs: PerOperation, workload: 
         "storage_gb": population.users * workload["timeline_max"] * (entries / incoming if incoming else 0)
         * workload["timeline_item_bytes"] / 1e9,
         "gb_seconds": workload["lambda_memory_gb"] * (
-            posts * costs.post_seconds + reads * costs.home_read_seconds + queries * costs.seconds_per_celebrity
+            posts * costs.post_seconds + reads * costs.home_read_seconds
+            + queries * costs.seconds_per_celebrity
             + posts * costs.fanout_seconds_base + entries * costs.fanout_seconds_per_follower),
         "celebrity_queries_per_read": queries / reads if reads else 0.0,
     }
@@ -292,14 +320,16 @@ def crossovers(cells: list[dict]) -> list[dict]:
     shipped threshold) and push are cheaper than pull."""
     result = []
     for following in sorted({c["following_mean"] for c in cells}):
-        row = sorted((c for c in cells if c["following_mean"] == following), key=lambda c: c["home_reads_per_post"])
-        result.append({
-            "following_mean": following,
-            "hybrid_beats_pull_above_reads_per_post": _crossing(
-                [(c["home_reads_per_post"], c["usd_per_month"]["hybrid"] - c["usd_per_month"]["pull"]) for c in row]),
-            "push_beats_pull_above_reads_per_post": _crossing(
-                [(c["home_reads_per_post"], c["usd_per_month"]["push"] - c["usd_per_month"]["pull"]) for c in row]),
-        })
+        row = sorted((c for c in cells if c["following_mean"] == following),
+                     key=lambda c: c["home_reads_per_post"])
+
+        def against_pull(name: str, row: list[dict] = row) -> float | None:
+            usd = [(c["home_reads_per_post"], c["usd_per_month"]) for c in row]
+            return _crossing([(x, bills[name] - bills["pull"]) for x, bills in usd])
+
+        result.append({"following_mean": following,
+                       "hybrid_beats_pull_above_reads_per_post": against_pull("hybrid"),
+                       "push_beats_pull_above_reads_per_post": against_pull("push")})
     return result
 
 
@@ -311,10 +341,11 @@ def thresholds(costs: PerOperation, workload: dict = WORKLOAD) -> list[dict]:
     rows = []
     for t in THRESHOLDS:
         b = bill("hybrid", population, costs, workload, t)
-        rows.append({"threshold": t, "celebrities": int((population.followers >= t).sum()),
+        rows.append({"threshold": t, "celebrities": int(population.accounts[population.followers >= t].sum()),
                      "total_usd_per_month": b["total_usd_per_month"],
                      "write_units_per_post": round(b["write_units_per_post"], 2),
-                     "write_share_of_push": round(b["write_units_per_post"] / push["write_units_per_post"], 4),
+                     "write_share_of_push":
+                         round(b["write_units_per_post"] / push["write_units_per_post"], 4),
                      "celebrity_queries_per_home_read": round(b["celebrity_queries_per_home_read"], 3)})
     return rows
 

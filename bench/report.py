@@ -78,21 +78,24 @@ def cost_lines(cost: dict) -> list[str]:
     hybrid = default["strategies"]["hybrid"]
     best = default["hybrid_best"]
     lines = [
-        f"cost model ({w['daily_active_users']:,} daily users, {w['home_reads_per_post']} home reads per post, "
+        f"cost model ({w['daily_active_users']:,} daily users, "
+        f"{w['home_reads_per_post']} home reads per post, "
         f"mean following {w['following_mean']}, threshold {w['celebrity_threshold']:,}): "
         + ", ".join(f"{name} ${usd:,.0f}" for name, usd in bills.items()) + " a month",
         f"  hybrid writes {hybrid['write_units_per_post']:.1f} units per post, "
         f"{hybrid['write_units_per_post'] / push_units:.1%} of push's {push_units:.1f}; "
-        f"its cheapest threshold is {default['hybrid_best_threshold']:,} (${best['total_usd_per_month']:,.0f})",
+        f"its cheapest threshold is {default['hybrid_best_threshold']:,} "
+        f"(${best['total_usd_per_month']:,.0f})",
     ]
     for row in cost["map"]["crossovers"]:
-        hybrid_x, push_x = row["hybrid_beats_pull_above_reads_per_post"], row["push_beats_pull_above_reads_per_post"]
+        hybrid_x = row["hybrid_beats_pull_above_reads_per_post"]
+        push_x = row["push_beats_pull_above_reads_per_post"]
         lines.append(f"  following {row['following_mean']:>5}: hybrid beats pull above "
                      f"{hybrid_x if hybrid_x is not None else '-'} reads per post, push above "
                      f"{push_x if push_x is not None else '-'}")
     for name, v in cost["validation"].items():
-        lines.append(f"  model on the benchmark graph, {name}: {v['modelled_write_units_per_post']:.1f} write "
-                     f"units per post (measured {v['measured_write_units_per_post']:.1f})")
+        lines.append(f"  model on the benchmark graph, {name}: {v['modelled_write_units_per_post']:.1f} "
+                     f"write units per post (measured {v['measured_write_units_per_post']:.1f})")
     return lines
 
 
@@ -124,7 +127,8 @@ def plot_cost_map(path: Path, cost: dict) -> None:
         if points:
             where.plot(*zip(*points, strict=True), style, color="black", label=label)
     w = cost["workload"]
-    where.plot([w["home_reads_per_post"]], [w["following_mean"]], "k*", markersize=12, label="default workload")
+    where.plot([w["home_reads_per_post"]], [w["following_mean"]], "k*", markersize=12,
+               label="default workload")
     for name, colour in STRATEGY_COLOURS.items():
         where.scatter([], [], color=colour, alpha=0.5, marker="s", label=f"{name} cheapest")
     where.set(xscale="log", yscale="log", xlabel="home reads per post", ylabel="mean accounts followed",
@@ -144,7 +148,7 @@ def plot_cost_map(path: Path, cost: dict) -> None:
                alpha=0.6, label="hybrid write units, % of push's")
     share.set(ylabel="hybrid write units per post, % of push's")
     sweep.legend(loc="upper left", fontsize=8)
-    share.legend(loc="upper right", fontsize=8)
+    share.legend(loc="center right", fontsize=8)
     fig.suptitle(f"Cost model: {w['daily_active_users']:,} daily users, measured per-operation costs")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

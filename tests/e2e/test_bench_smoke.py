@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import costmodel
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +38,14 @@ def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
     assert hybrid["home_read_calls_mean"] < pull["home_read_calls_mean"]
     assert hybrid["post_write_units_mean"] <= push["post_write_units_mean"]
     assert push["post_write_units_mean"] > pull["post_write_units_mean"] == 6  # a tweet's own transaction
-    assert results["cost_model"]["prices"]["as_of"]
+    cost = results["cost_model"]
+    assert cost["prices"]["as_of"]
+    assert cost["per_operation"]["write_units_per_follower"] == pytest.approx(1)  # one unit per entry
+    assert cost["per_operation"]["post_write_units"] == 6
+    assert len(cost["map"]["cells"]) == len(costmodel.FOLLOWING) * len(costmodel.READS_PER_POST)
+    assert {row["following_mean"] for row in cost["map"]["crossovers"]} == set(costmodel.FOLLOWING)
+    assert set(cost["at_default"]["strategies"]) == {"pull", "push", "hybrid"}
+    assert "cost model (1,000,000 daily users" in done.stdout
     assert set(results["cold_start"]["import_seconds"]) == {"chirp", "minimal_chalice_app"}
     small, large = results["delivery"]["push"]  # 1,200 followers: two pages, so one job
     assert [small["followers"], large["followers"]] == [300, 1200] and large["jobs"] == [1]
@@ -45,5 +54,6 @@ def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
     celebrity = results["delivery"]["celebrity"]
     assert celebrity["follower_timeline_entries"] == 0 and celebrity["jobs"] == 0
     assert celebrity["read_cost_unchanged"]
-    assert (tmp_path / "fanout.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for plot in ("fanout.png", "costmap.png"):
+        assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "home_read_calls_mean" in done.stdout and "Pull pays on every read" in done.stdout

@@ -13,7 +13,8 @@ from bench import costmodel
 COSTS = costmodel.PerOperation(
     post_write_units=6, own_entry_write_units=1, write_units_per_follower=1, home_read_units=4.4,
     pull_read_units_base=1.0, pull_read_units_per_followee=0.5, read_units_per_celebrity=0.5,
-    post_seconds=0.01, home_read_seconds=0.02, pull_read_seconds_base=0.01, pull_read_seconds_per_followee=0.002,
+    post_seconds=0.01, home_read_seconds=0.02, pull_read_seconds_base=0.01,
+    pull_read_seconds_per_followee=0.002,
     seconds_per_celebrity=0.002, fanout_seconds_base=0.01, fanout_seconds_per_follower=0.0002)
 SMALL = {**costmodel.WORKLOAD, "daily_active_users": 20_000, "following_mean": 50}
 
@@ -38,7 +39,8 @@ def test_per_operation_costs_are_recovered_from_samples_that_follow_them():
     push = SimpleNamespace(author_followers=followers, post_write_units=[7 + f for f in followers],
                            read_units=[4.4] * 5, read_seconds=[0.02] * 5,
                            fanout_seconds=[0.01 + 0.0002 * f for f in followers])
-    hybrid = SimpleNamespace(reader_celebrities=celebrities, cold_read_units=[4.4 + 0.5 * c for c in celebrities],
+    hybrid = SimpleNamespace(reader_celebrities=celebrities,
+                             cold_read_units=[4.4 + 0.5 * c for c in celebrities],
                              cold_read_seconds=[0.02 + 0.002 * c for c in celebrities])
     measured = costmodel.per_operation({"pull": pull, "push": push, "hybrid": hybrid})
     for name, value in vars(COSTS).items():
@@ -78,8 +80,10 @@ def test_pull_pays_per_followee_and_push_pays_per_follower():
     for strategy, grows in (("pull", "read_units_per_home_read"), ("push", "write_units_per_post")):
         assert (costmodel.bill(strategy, dense, COSTS, workload)[grows]
                 > costmodel.bill(strategy, sparse, COSTS, workload)[grows])
-    assert costmodel.bill("pull", dense, COSTS, workload)["write_units_per_post"] == pytest.approx(COSTS.post_write_units)
-    assert costmodel.bill("push", dense, COSTS, workload)["read_units_per_home_read"] == pytest.approx(COSTS.home_read_units)
+    pull_writes = costmodel.bill("pull", dense, COSTS, workload)["write_units_per_post"]
+    push_reads = costmodel.bill("push", dense, COSTS, workload)["read_units_per_home_read"]
+    assert pull_writes == pytest.approx(COSTS.post_write_units)
+    assert push_reads == pytest.approx(COSTS.home_read_units)
 
 
 def test_the_cache_never_queries_a_celebrity_more_than_its_readers_ask_and_a_longer_ttl_less():
@@ -119,9 +123,10 @@ def test_more_reads_per_post_favour_materialised_timelines_over_pull():
     cells = []
     for reads in costmodel.READS_PER_POST:
         people, workload = population(home_reads_per_post=reads)
-        cells.append({"following_mean": SMALL["following_mean"], "home_reads_per_post": reads, "usd_per_month": {
-            name: costmodel.bill(name, people, COSTS, workload, 1_000)["total_usd_per_month"]
-            for name in ("pull", "push", "hybrid")}})
+        usd = {name: costmodel.bill(name, people, COSTS, workload, 1_000)["total_usd_per_month"]
+               for name in ("pull", "push", "hybrid")}
+        cells.append({"following_mean": SMALL["following_mean"], "home_reads_per_post": reads,
+                      "usd_per_month": usd})
     crossing = costmodel.crossovers(cells)[0]["hybrid_beats_pull_above_reads_per_post"]
     assert crossing is not None
     for cell in cells:
