@@ -300,7 +300,10 @@ def cost_map(costs: PerOperation, workload: dict = WORKLOAD) -> dict:
                           "usd_per_month": totals, "hybrid_best_threshold": best,
                           "hybrid_best_usd_per_month": best_bill["total_usd_per_month"],
                           "cheapest": min(totals, key=lambda n: totals[n])})
-    return {"cells": cells, "crossovers": crossovers(cells)}
+    cheapest = {name: sum(c["cheapest"] == name for c in cells) for name in ("pull", "push", "hybrid")}
+    return {"cells": cells, "crossovers": crossovers(cells), "cells_where_cheapest": cheapest,
+            "hybrid_below_push_everywhere": all(c["usd_per_month"]["hybrid"] <= c["usd_per_month"]["push"]
+                                                for c in cells)}
 
 
 def _crossing(points: list[tuple[float, float]]) -> float | None:

@@ -87,6 +87,10 @@ def cost_lines(cost: dict) -> list[str]:
         f"its cheapest threshold is {default['hybrid_best_threshold']:,} "
         f"(${best['total_usd_per_month']:,.0f})",
     ]
+    where = cost["map"]["cells_where_cheapest"]
+    everywhere = "; hybrid is below push in every one" if cost["map"]["hybrid_below_push_everywhere"] else ""
+    lines.append(f"  cheapest across {sum(where.values())} workloads (reads per post 1-100 x following "
+                 "25-1,000): " + ", ".join(f"{name} in {n}" for name, n in where.items()) + everywhere)
     for row in cost["map"]["crossovers"]:
         hybrid_x = row["hybrid_beats_pull_above_reads_per_post"]
         push_x = row["push_beats_pull_above_reads_per_post"]
