@@ -77,9 +77,10 @@ def main() -> dict:
     progress("cold start: import time and package size, Chirp and a minimal Chalice app")
     results["cold_start"] = coldstart.measure(package=package)
     progress("cost model: the measured per-operation costs across workloads")
-    samples, followers = results.pop("_samples"), results.pop("_follower_counts")
-    results["cost_model"] = costmodel.model(samples, followers, results["graph"]["celebrity_threshold"],
-                                            results["strategies"])
+    samples, timed = results.pop("_samples"), results.pop("_timed_samples")
+    followers = results.pop("_follower_counts")
+    threshold = results["graph"]["celebrity_threshold"]
+    results["cost_model"] = costmodel.model(samples, timed, followers, threshold, results["strategies"])
     results["explanation"] = report.explanation(results["strategies"], results["graph"])
     results["mode"] = "quick" if quick else "default"
     results["command"] = "BENCH_QUICK=1 make bench" if quick else "make bench"
@@ -137,6 +138,7 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
     from bench.capacity import CapacityMeter
 
     scaling = []
+    timed = None
     for users, posts, reads, following_min in sizes:
         requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
         progress(f"graph of {users:,} users, each following at least {following_min} (seed {seed})")
@@ -150,6 +152,7 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
             for name in run.STRATEGIES:
                 progress(f"{name} on {users:,} users: {posts} posts, {reads} home reads")
                 samples[name] = run.run_strategy(name, loaded, work, threshold, meter, progress)
+        timed = timed or samples  # handler seconds from the smallest graph (see bench.costmodel)
         scaling.append({
             "graph": _describe(graph, threshold, len(world.celebrities(loaded, threshold)), seed),
             "strategies": {name: run.summary(s, users) for name, s in samples.items()},
@@ -168,7 +171,7 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
             "by_following": default["by_following"], "by_followers": default["by_followers"],
             "scaling": [{"graph": s["graph"], "strategies": s["strategies"]} for s in scaling],
             # the default graph's raw samples, for the cost model (not written to results.json)
-            "_samples": samples, "_follower_counts": graph.follower_counts()}
+            "_samples": samples, "_timed_samples": timed, "_follower_counts": graph.follower_counts()}
 
 
 def _describe(graph, threshold: int, celebrities: int, seed: int) -> dict:

@@ -97,9 +97,12 @@ def cost_lines(cost: dict) -> list[str]:
         lines.append(f"  following {row['following_mean']:>5}: hybrid beats pull above "
                      f"{hybrid_x if hybrid_x is not None else '-'} reads per post, push above "
                      f"{push_x if push_x is not None else '-'}")
-    for name, v in cost["validation"].items():
-        lines.append(f"  model on the benchmark graph, {name}: {v['modelled_write_units_per_post']:.1f} "
-                     f"write units per post (measured {v['measured_write_units_per_post']:.1f})")
+    graph = cost["benchmark_graph"]
+    per_strategy = [f"{name} {graph[name]['expected_write_units_per_post']:.1f} "
+                    f"({graph[name]['sampled_write_units_per_post']:.1f})" for name in ("push", "hybrid")]
+    lines.append("  on the benchmark graph, write units per post over every author (the run's sampled "
+                 f"posts): {', '.join(per_strategy)}; "
+                 f"hybrid {graph['hybrid_share_of_push_expected']:.0%} of push")
     return lines
 
 
