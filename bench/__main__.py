@@ -25,7 +25,8 @@ from bench import graph as graphs
 # it: about three times the minimum, less the cap).
 SPARSE = graphs.FOLLOWING_MIN  # a mean following near 28
 DENSE = 45  # a mean following near 105
-DEFAULT_SIZES = [(1_000, 80, 80, SPARSE), (2_000, 80, 80, DENSE), (10_000, 120, 120, SPARSE)]
+DEFAULT_SIZES = [(1_000, 80, 80, SPARSE), (2_000, 80, 80, DENSE), (10_000, 120, 120, SPARSE),
+                 (50_000, 300, 120, SPARSE)]
 QUICK_SIZES = [(800, 60, 60, SPARSE)]
 # Hybrid's threshold: the follower count of the 98th percentile, so the top 2%
 # of accounts (the heavy tail) are pulled, as CELEBRITY_THRESHOLD = 10,000
@@ -80,7 +81,7 @@ def main() -> dict:
     samples, timed = results.pop("_samples"), results.pop("_timed_samples")
     followers = results.pop("_follower_counts")
     threshold = results["graph"]["celebrity_threshold"]
-    results["cost_model"] = costmodel.model(samples, timed, followers, threshold, results["strategies"])
+    results["cost_model"] = costmodel.model(samples, timed, followers, threshold)
     results["explanation"] = report.explanation(results["strategies"], results["graph"])
     results["mode"] = "quick" if quick else "default"
     results["command"] = "BENCH_QUICK=1 make bench" if quick else "make bench"

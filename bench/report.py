@@ -98,11 +98,13 @@ def cost_lines(cost: dict) -> list[str]:
                      f"{hybrid_x if hybrid_x is not None else '-'} reads per post, push above "
                      f"{push_x if push_x is not None else '-'}")
     graph = cost["benchmark_graph"]
-    per_strategy = [f"{name} {graph[name]['expected_write_units_per_post']:.1f} "
-                    f"({graph[name]['sampled_write_units_per_post']:.1f})" for name in ("push", "hybrid")]
+    per_strategy = [f"{name} {graph[name]['over_every_author_write_units_per_post']:.1f} "
+                    f"({graph[name]['sampled_write_units_per_post']:.1f}; the line misses a sampled post by "
+                    f"{graph[name]['largest_miss_of_the_line_units']:g})" for name in ("push", "hybrid")]
     lines.append("  on the benchmark graph, write units per post over every author (the run's sampled "
-                 f"posts): {', '.join(per_strategy)}; "
-                 f"hybrid {graph['hybrid_share_of_push_expected']:.0%} of push")
+                 f"posts): {', '.join(per_strategy)}; hybrid "
+                 f"{graph['hybrid_share_of_push_over_every_author']:.1%} of push's "
+                 f"({graph['hybrid_share_of_push_sampled']:.1%} sampled)")
     return lines
 
 
