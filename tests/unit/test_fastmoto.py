@@ -36,7 +36,8 @@ def test_a_backup_copies_the_named_items_and_shares_the_rest():
     for range_key in (False, True):
         table = _table(range_key)
         key = {"id": {"S": "u2"}, **({"at": {"N": "1"}} if range_key else {})}
-        clone = fastmoto.backup(table, [key, {"id": {"S": "nobody"}, "at": {"N": "1"}}, {"other": {"S": "x"}}])
+        absent, malformed = {"id": {"S": "nobody"}, "at": {"N": "1"}}, {"other": {"S": "x"}}
+        clone = fastmoto.backup(table, [key, absent, malformed])
         assert clone is not table and clone.items is not table.items
         assert _item(clone, "u1") is _item(table, "u1")
         assert _item(clone, "u2") is not _item(table, "u2")
