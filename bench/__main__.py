@@ -79,10 +79,11 @@ def main() -> dict:
     results["cold_start"] = coldstart.measure(package=package)
     progress("cost model: the measured per-operation costs across workloads")
     samples, timed = results.pop("_samples"), results.pop("_timed_samples")
-    followers = results.pop("_follower_counts")
+    followers, tweet_bytes = results.pop("_follower_counts"), results.pop("_tweet_bytes")
     threshold = results["graph"]["celebrity_threshold"]
-    results["cost_model"] = costmodel.model(samples, timed, followers, threshold)
-    results["explanation"] = report.explanation(results["strategies"], results["graph"])
+    results["cost_model"] = costmodel.model(samples, timed, tweet_bytes, followers, threshold)
+    results["explanation"] = report.explanation(results["strategies"], results["graph"],
+                                                results["cost_model"]["benchmark_graph"])
     results["mode"] = "quick" if quick else "default"
     results["command"] = "BENCH_QUICK=1 make bench" if quick else "make bench"
     results["seconds"] = round(time.monotonic() - started, 1)
@@ -137,6 +138,7 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
 
     from bench import run, world
     from bench.capacity import CapacityMeter
+    from chalicelib.storage.tables import TweetModel
 
     scaling = []
     timed = None
@@ -172,7 +174,8 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
             "by_following": default["by_following"], "by_followers": default["by_followers"],
             "scaling": [{"graph": s["graph"], "strategies": s["strategies"]} for s in scaling],
             # the default graph's raw samples, for the cost model (not written to results.json)
-            "_samples": samples, "_timed_samples": timed, "_follower_counts": graph.follower_counts()}
+            "_samples": samples, "_timed_samples": timed, "_follower_counts": graph.follower_counts(),
+            "_tweet_bytes": meter.mean_item_bytes(TweetModel.Meta.table_name)}
 
 
 def _describe(graph, threshold: int, celebrities: int, seed: int) -> dict:

@@ -107,6 +107,11 @@ class CapacityMeter:
         with self._lock:
             return sum(self.calls.values()), self.read_units, self.write_units
 
+    def mean_item_bytes(self, table: str) -> float:
+        """The mean size of the items seen written to `table` (and not deleted)."""
+        sizes = [size for (name, _), size in self.sizes.items() if name == table]
+        return sum(sizes) / len(sizes) if sizes else 0.0
+
     # --- hooks --------------------------------------------------------------
 
     def __enter__(self) -> "CapacityMeter":

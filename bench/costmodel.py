@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from bench import capacity
 from bench import graph as graphs
-from bench.run import AUTHOR_EXPONENT
+from bench.run import AUTHOR_EXPONENT, PAGE
 from chalicelib import settings
 
 PRICES = {
@@ -105,25 +106,38 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
     return intercept, slope
 
 
-def per_operation(samples: dict, timed: dict | None = None) -> PerOperation:
+def per_operation(samples: dict, tweet_bytes: float, timed: dict | None = None) -> PerOperation:
     """The per-operation costs from one run's samples (bench.run.Samples by
     strategy name): units from `samples`, handler seconds from `timed`
-    (default: the same). The benchmark times on its smallest graph: moto
-    deep-copies every table a transaction touches and walks tables that
-    DynamoDB indexes, so its times grow with the tables and DynamoDB's do not."""
+    (default: the same).
+
+    The run's timelines are sparse (a few hundred posts over the graph), so
+    its pages and Queries return few tweets; production's return full ones.
+    So a home page is priced at the line through its units against the
+    tweets it showed, at a full page of PAGE tweets; and the Queries that
+    read tweets whole (a followee's newest PAGE, a celebrity's newest
+    CELEBRITY_PULL) by DynamoDB's rounding rule on that many of the run's
+    tweets, `tweet_bytes` each on average.
+
+    Seconds come from the benchmark's smallest graph: moto walks tables
+    DynamoDB indexes, so its times grow with the tables and DynamoDB's do not.
+    """
     pull, push, hybrid = samples["pull"], samples["push"], samples["hybrid"]
     timed = timed or samples
     base = statistics.fmean(pull.post_write_units)
     entry, per_follower = fit_line(push.author_followers, push.post_write_units)
-    pull_base, per_followee = fit_line(pull.reader_following, pull.read_units)
-    cold_base, per_celebrity = fit_line(hybrid.reader_celebrities, hybrid.cold_read_units)
+    pull_base, _ = fit_line(pull.reader_following, pull.read_units)
+    page_base, per_tweet = fit_line(push.page_tweets, push.read_units)
+    home_read_units = page_base + per_tweet * PAGE
+    per_followee = capacity.read_units(math.ceil(PAGE * tweet_bytes), consistent=False)
+    per_celebrity = capacity.read_units(math.ceil(settings.CELEBRITY_PULL * tweet_bytes), consistent=False)
     pull, push, hybrid = timed["pull"], timed["push"], timed["hybrid"]
     pull_s, pull_s_per_followee = fit_line(pull.reader_following, pull.read_seconds)
     _, s_per_celebrity = fit_line(hybrid.reader_celebrities, hybrid.cold_read_seconds)
     fan_s, fan_s_per_follower = fit_line(push.author_followers, push.fanout_seconds)
     return PerOperation(
         post_write_units=base, own_entry_write_units=max(0.0, entry - base),
-        write_units_per_follower=per_follower, home_read_units=statistics.fmean(push.read_units),
+        write_units_per_follower=per_follower, home_read_units=home_read_units,
         pull_read_units_base=pull_base, pull_read_units_per_followee=per_followee,
         read_units_per_celebrity=max(0.0, per_celebrity),
         post_seconds=statistics.fmean(pull.post_seconds),
@@ -403,9 +417,11 @@ def on_the_graph(samples: dict, costs: PerOperation, graph_followers: Sequence[i
     return result
 
 
-def model(samples: dict, timed: dict | None, graph_followers: Sequence[int], threshold: int) -> dict:
+def model(samples: dict, timed: dict | None, tweet_bytes: float, graph_followers: Sequence[int],
+          threshold: int) -> dict:
     """Everything results.json keeps under `cost_model`."""
-    costs = per_operation(samples, timed)
+    costs = per_operation(samples, tweet_bytes, timed)
     return {"prices": PRICES, "workload": WORKLOAD, "per_operation": asdict(costs),
+            "tweet_item_bytes_mean": round(tweet_bytes, 1),
             "at_default": at_default(costs), "thresholds": thresholds(costs), "map": cost_map(costs),
             "benchmark_graph": on_the_graph(samples, costs, graph_followers, threshold)}

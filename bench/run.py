@@ -61,6 +61,7 @@ class Samples:
     read_calls: list[int] = field(default_factory=list)
     read_units: list[float] = field(default_factory=list)
     reader_following: list[int] = field(default_factory=list)
+    page_tweets: list[int] = field(default_factory=list)  # tweets on each home page read
     cold_read_calls: list[int] = field(default_factory=list)
     cold_read_units: list[float] = field(default_factory=list)
     reader_celebrities: list[int] = field(default_factory=list)  # celebrities each reader follows
@@ -167,12 +168,13 @@ def _measure(name: str, world: World, work: Workload, threshold: int, meter: Cap
         started = time.perf_counter()
         if pump:
             home = feed.read(world.ids[reader], PageRequest(PAGE))
+            samples.page_tweets.append(len(home.tweets))
             if name == "hybrid":  # as the route does: the page's views go to the views queue (no DynamoDB)
                 shown = [tweet for tweet, _ in home.tweets]
                 views.record(world.ids[reader], shown)
                 samples.views += len(views.viewed(world.ids[reader], shown))
         else:
-            pull_home_page(world.ids[reader])
+            samples.page_tweets.append(len(pull_home_page(world.ids[reader])))
         samples.read_seconds.append(time.perf_counter() - started)
         after = meter.snapshot()
         samples.read_calls.append(after[0] - before[0])

@@ -36,14 +36,18 @@ def test_per_operation_costs_are_recovered_from_samples_that_follow_them():
     pull = SimpleNamespace(post_write_units=[6] * 5, reader_following=following,
                            read_units=[1 + 0.5 * k for k in following], post_seconds=[0.01] * 5,
                            read_seconds=[0.01 + 0.002 * k for k in following])
+    shown = [0, 2, 5, 9, 20]  # tweets on each page: a full page is priced at 0.4 + 0.2 x 20 = 4.4 units
     push = SimpleNamespace(author_followers=followers, post_write_units=[7 + f for f in followers],
-                           read_units=[4.4] * 5, read_seconds=[0.02] * 5,
+                           page_tweets=shown, read_units=[0.4 + 0.2 * n for n in shown],
+                           read_seconds=[0.02] * 5,
                            fanout_seconds=[0.01 + 0.0002 * f for f in followers])
     hybrid = SimpleNamespace(reader_celebrities=celebrities,
                              cold_read_units=[4.4 + 0.5 * c for c in celebrities],
                              cold_read_seconds=[0.02 + 0.002 * c for c in celebrities])
-    measured = costmodel.per_operation({"pull": pull, "push": push, "hybrid": hybrid})
-    for name, value in vars(COSTS).items():
+    # 20 tweets of 200 bytes are one 4 KB read unit, halved (eventually consistent); 50 are three, halved
+    measured = costmodel.per_operation({"pull": pull, "push": push, "hybrid": hybrid}, tweet_bytes=200)
+    expected = {**vars(COSTS), "pull_read_units_per_followee": 0.5, "read_units_per_celebrity": 1.5}
+    for name, value in expected.items():
         assert getattr(measured, name) == pytest.approx(value, abs=1e-9), name
 
 
