@@ -94,11 +94,13 @@ def main() -> dict:
     print(report.table(results["strategies"]))
     print()
     for scale in results["scaling"]:
-        graph = scale["graph"]
+        graph, every = scale["graph"], scale["write_units_per_post"]
         print(f"{graph['users']:>6,} users, {graph['follows']:>8,} follows: " + ", ".join(
             f"{name} reads {m['home_read_calls_mean']:.1f} calls / "
             f"writes {m['post_write_units_mean']:.1f} units"
-            for name, m in scale["strategies"].items()))
+            for name, m in scale["strategies"].items())
+            + f"; over every author hybrid writes "
+            f"{every['hybrid_share_of_push_over_every_author']:.1%} of push's")
     hybrid = results["strategies"]["hybrid"]
     if "ranked_first_page_calls_mean" in hybrid:
         print(f"\nranked home (hybrid): first page {hybrid['ranked_first_page_calls_mean']:.1f} calls "
@@ -136,7 +138,7 @@ def main() -> dict:
 def _run(sizes, seed: int, endpoint: str, progress) -> dict:
     import requests
 
-    from bench import run, world
+    from bench import costmodel, run, world
     from bench.capacity import CapacityMeter
     from chalicelib.storage.tables import TweetModel
 
@@ -156,9 +158,12 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
                 progress(f"{name} on {users:,} users: {posts} posts, {reads} home reads")
                 samples[name] = run.run_strategy(name, loaded, work, threshold, meter, progress)
         timed = timed or samples  # handler seconds from the smallest graph (see bench.costmodel)
+        costs = costmodel.per_operation(samples, meter.mean_item_bytes(TweetModel.Meta.table_name))
+        over_every_author = costmodel.on_the_graph(samples, costs, graph.follower_counts(), threshold)
         scaling.append({
             "graph": _describe(graph, threshold, len(world.celebrities(loaded, threshold)), seed),
             "strategies": {name: run.summary(s, users) for name, s in samples.items()},
+            "write_units_per_post": over_every_author,
             "by_following": {
                 **{name: run.binned(s.reader_following, s.read_calls) for name, s in samples.items()},
                 "hybrid, cold cache": run.binned(samples["hybrid"].reader_following,
@@ -172,7 +177,8 @@ def _run(sizes, seed: int, endpoint: str, progress) -> dict:
     default = scaling[-1]
     return {"graph": default["graph"], "strategies": default["strategies"], "workload": default["workload"],
             "by_following": default["by_following"], "by_followers": default["by_followers"],
-            "scaling": [{"graph": s["graph"], "strategies": s["strategies"]} for s in scaling],
+            "scaling": [{"graph": s["graph"], "strategies": s["strategies"],
+                         "write_units_per_post": s["write_units_per_post"]} for s in scaling],
             # the default graph's raw samples, for the cost model (not written to results.json)
             "_samples": samples, "_timed_samples": timed, "_follower_counts": graph.follower_counts(),
             "_tweet_bytes": meter.mean_item_bytes(TweetModel.Meta.table_name)}

@@ -45,6 +45,11 @@ def test_bench_runs_end_to_end_on_a_tiny_graph(tmp_path):
     assert len(cost["map"]["cells"]) == len(costmodel.FOLLOWING) * len(costmodel.READS_PER_POST)
     assert {row["following_mean"] for row in cost["map"]["crossovers"]} == set(costmodel.FOLLOWING)
     assert set(cost["at_default"]["strategies"]) == {"pull", "push", "hybrid"}
+    for scale in results["scaling"]:  # every post on the measured line: 7 units, and 1 per follower pushed to
+        every = scale["write_units_per_post"]
+        for name in ("push", "hybrid"):
+            assert every[name]["largest_miss_of_the_line_units"] == 0
+        assert 0 < every["hybrid_share_of_push_over_every_author"] <= 1
     assert "cost model (1,000,000 daily users" in done.stdout
     assert set(results["cold_start"]["import_seconds"]) == {"chirp", "minimal_chalice_app"}
     small, large = results["delivery"]["push"]  # 1,200 followers: two pages, so one job
