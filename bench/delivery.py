@@ -1,7 +1,7 @@
 """Delivery at scale (issue 12, item 4): one author with many followers posts.
 
-The followers and their follows are written directly with BatchWriteItem,
-as bench.world writes the benchmark's graph; each post then goes through
+The followers and their follows are written straight into the embedded
+moto, as bench.world writes the benchmark's graph; each post then goes through
 `tweets.post_tweet`, the real tweets stream and the real jobs queue (the
 app's handlers behind the event pump, drained after each post). Per post:
 
@@ -31,18 +31,18 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import boto3
 import requests
 
+from bench import world
 from bench.capacity import CapacityMeter
 from bench.run import p
 from chalicelib import settings
 from chalicelib.accounts import activity
 from chalicelib.home import celebrities, feed, reading
-from chalicelib.storage import batches, jobs
+from chalicelib.storage import jobs
 from chalicelib.storage.ids import new_id
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, TimelineModel, UserModel
@@ -62,8 +62,6 @@ TRACED = 2  # the stream handler's page and one job: enough to show the peak fla
 QUICK_TRACED = 1
 INACTIVE_EVERY = 10  # every tenth follower idle for longer than ACTIVE_DAYS: F_active = 0.9 F
 READERS = 5  # followers whose home page is read before and after the celebrity's post
-LOAD_THREADS = 4
-CHUNK = 2_500
 
 
 # --- the pure parts ---------------------------------------------------------------------------------
@@ -210,12 +208,6 @@ def _fresh(endpoint: str) -> None:
     reading._celebrity_cache.clear()
 
 
-def _write(table: str, items: list[dict]) -> None:
-    chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
-    with ThreadPoolExecutor(LOAD_THREADS) as pool:  # overlaps the HTTP round trips
-        list(pool.map(lambda chunk: batches.write(table, chunk), chunks))
-
-
 def _author(author_id: int, followers: int, celebrity: bool) -> UserModel:
     return UserModel(id=author_id, handle="author", display_name="The Author", bio="", password_hash="-",
                      followers_count=followers, following_count=0, tweets_count=0,
@@ -228,16 +220,16 @@ def _world(author_id: int, followers: int, inactive_every: int, celebrity: bool)
     idle past ACTIVE_DAYS), each following the author only; their ids."""
     today, idle = activity.today(), activity.today() - settings.ACTIVE_DAYS - 1
     ids = [new_id() for _ in range(followers)]
-    users = [batches.put_request(_author(author_id, followers, celebrity))]
-    users += [batches.put_request(UserModel(
+    users = [_author(author_id, followers, celebrity)]
+    users += [UserModel(
         id=user, handle=f"follower{n}", display_name=f"Follower {n}", bio="", password_hash="-",
         followers_count=0, following_count=1, tweets_count=0,
         last_active_day=idle if inactive_every and n % inactive_every == inactive_every - 1 else today,
-        celebrity_followees={author_id} if celebrity else None))
+        celebrity_followees={author_id} if celebrity else None)
         for n, user in enumerate(ids)]
-    _write(UserModel.Meta.table_name, users)
-    _write(FollowModel.Meta.table_name, [batches.put_request(FollowModel(
-        follower_id=user, followee_id=author_id, follow_id=new_id())) for user in ids])
+    world.write_directly(UserModel.Meta.table_name, users)
+    world.write_directly(FollowModel.Meta.table_name, (
+        FollowModel(follower_id=user, followee_id=author_id, follow_id=new_id()) for user in ids))
     return ids
 
 
