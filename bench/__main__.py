@@ -131,7 +131,8 @@ def main() -> dict:
               f"{cold['package_bytes']['minimal_chalice_app'] or 0:,})")
     print()
     print(results["explanation"])
-    print(f"\nwrote {out / 'results.json'} and {out / 'fanout.png'} in {results['seconds']} s")
+    print(f"\nwrote {out / 'results.json'}, {out / 'fanout.png'} and {out / 'costmap.png'} "
+          f"in {results['seconds']} s")
     return results
 
 
