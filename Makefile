@@ -13,7 +13,7 @@ $(READY): requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $(READY)
 
-run: $(READY)  ## the local stack on 127.0.0.1:$${PORT:-8000}
+run: $(READY)  ## the local stack on 127.0.0.1:$${PORT:-8000}; LOG=json for what Lambda would log
 	$(PY) -m devstack
 
 test: $(READY)  ## the whole test suite (what CI runs)

@@ -15,10 +15,12 @@ from chalicelib.home import feed, ranked
 from chalicelib.notifications import inbox
 from chalicelib.storage import jobs
 from chalicelib.tweets import deletion, likes, retweets, tweets, views
-from chalicelib.web import auth, errors, inputs, pages
+from chalicelib.web import access_log, auth, errors, inputs, pages
 from chalicelib.web.shapes import notification_json, ranking_json, tweet_json, user_json
 
 app = Chalice(app_name="chirp")
+app.register_middleware(access_log.lambda_context, "all")  # outermost: every log line carries the invocation
+app.register_middleware(access_log.access, "http")  # one line per request, as the client got it
 app.register_middleware(errors.error_middleware, "http")
 route = errors.route(app)  # app.route, answering the domain's refusals in the contract's shape
 

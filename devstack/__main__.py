@@ -1,7 +1,8 @@
 """`make run`: the whole stack on 127.0.0.1 until Ctrl-C.
 
 Settings: PORT (default 8000; 0 picks a free port), DEMO (1 seeds a demo
-world, the default; 0 starts empty), and AWS_ENDPOINT_URL or
+world, the default; 0 starts empty), LOG (text, the default, or json: what
+Lambda would write), LOG_LEVEL (INFO), and AWS_ENDPOINT_URL or
 AWS_ENDPOINT_URL_DYNAMODB to use a running DynamoDB-compatible endpoint
 instead of the embedded moto server (missing tables are created there).
 """
@@ -22,6 +23,8 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("chirp").setLevel(logging.INFO)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto sets it to INFO
+    # Chirp's log lines as a person reads them; `make run LOG=json` for what Lambda writes.
+    os.environ.setdefault("LOG_FORMAT", os.environ.get("LOG", "text"))
     port = int(os.environ.get("PORT", "8000"))
     demo = os.environ.get("DEMO", "1") != "0"
 
@@ -56,7 +59,11 @@ def main() -> int:
         if demo:
             from devstack import demo as demo_world
 
+            # The demo world's hundred-odd requests are not worth a line each.
+            access = logging.getLogger("chirp.access")
+            access.setLevel(logging.WARNING)
             tokens = demo_world.seed(stack.url, is_celebrity=_is_celebrity)
+            access.setLevel(logging.NOTSET)
             print(demo_world.curl_examples(stack.url, tokens["alice"]), flush=True)
         print(f"Chirp API listening on {stack.url}  (Ctrl-C to stop)", flush=True)
         while not stopping:

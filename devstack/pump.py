@@ -219,6 +219,10 @@ class _Function:
         except Exception:  # a failed invocation, as on Lambda; the records get another go
             log.warning("%s raised on a batch of %d", self.function_name, len(records), exc_info=True)
             return set(item_ids), "Unhandled"
+        finally:
+            from chalicelib.observe import logs  # here: chalicelib reads its settings when imported
+
+            logs.begin()  # the pump's own lines are not the invocation's (one thread runs both here)
         if not self.policy.report_batch_item_failures:
             return set(), None
         return failed_item_ids(response, item_ids), None

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
+from chalicelib.observe import logs
+
 logger = logging.getLogger("chirp.consumers")
 
 
@@ -32,6 +34,8 @@ def stream_batch(event: dict, handle: Callable[[dict], Any]) -> PartialItemFailu
     """
     records = event.get("Records", [])
     for index, record in enumerate(records):
+        logs.bind(sequence_number=record["dynamodb"].get("SequenceNumber"),
+                  event_name=record.get("eventName"))
         try:
             handle(record)
         except Exception:
@@ -54,6 +58,7 @@ def queue_batch(event: dict, handle: Callable[[str], Any], context=None) -> Part
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     def record_handler(record):  # Powertools passes it by this name
+        logs.bind(message_id=record.message_id)
         try:
             handle(record.body)
         except Exception:

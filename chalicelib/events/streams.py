@@ -4,10 +4,12 @@ rewrite what they wrote."""
 from chalicelib.discovery import hashtags
 from chalicelib.home import affinity, feed
 from chalicelib.notifications import inbox
+from chalicelib.observe import logs
 from chalicelib.tweets import deletion
 
 
 def on_tweet_record(record: dict) -> None:
+    logs.bind(tweet_id=record["dynamodb"].get("Keys", {}).get("id", {}).get("N"))
     feed.on_tweet_record(record)  # home timelines
     hashtags.on_tweet_record(record)  # hashtag timelines and trend counters
     inbox.on_tweet_record(record)  # mentions, replies, retweets

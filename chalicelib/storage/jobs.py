@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import settings
+from chalicelib.observe import logs
 from chalicelib.storage import clients
 
 HANDLERS: dict[str, Callable[..., None]] = {}
@@ -56,6 +57,7 @@ def parse(body: str) -> tuple[str, dict]:
 def run(body: str) -> None:
     """Runs one job message with the handler registered for its kind."""
     kind, fields = parse(body)
+    logs.bind(job_kind=kind)
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
     HANDLERS[kind](**fields)

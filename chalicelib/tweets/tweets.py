@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from chalicelib import errors, settings
 from chalicelib.accounts.users import HANDLE_RE
+from chalicelib.observe import logs
 from chalicelib.storage import batches
 from chalicelib.storage.ids import new_id
 from chalicelib.storage.paging import PageRequest, query_page
@@ -118,6 +119,7 @@ def post_tweet(author: UserModel, new: NewTweet,
                                         | (IdempotencyModel.expires_at < datetime.now(UTC)))
         try:
             transact_write(steps)
+            logs.bind(tweet_id=tweet_id)
             return tweet, False
         except ConditionsFailed as exc:
             failed = exc.failed

@@ -3,6 +3,7 @@ from chalice import AuthResponse
 
 from chalicelib.accounts import activity, tokens
 from chalicelib.home import feed
+from chalicelib.observe import logs
 
 
 class Unauthorized(Exception):
@@ -29,6 +30,7 @@ def authorize(auth_request) -> AuthResponse:
 def caller_id(request) -> int:
     """The authenticated user's id (set by `authorize`), recorded as active."""
     user_id = int(request.context["authorizer"]["principalId"])
+    logs.bind(user_id=user_id)
     seen(user_id)
     return user_id
 

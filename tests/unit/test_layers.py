@@ -17,6 +17,7 @@ CHALICELIB = ROOT / "chalicelib"
 # package; packages side by side in one layer are independent of each other.
 LAYERS = [
     ["chalicelib.settings", "chalicelib.errors"],
+    ["chalicelib.observe"],
     ["chalicelib.storage"],
     ["chalicelib.accounts"],
     ["chalicelib.tweets"],

@@ -1,0 +1,1 @@
+"""What an operator sees: structured logs (logs), and later metrics and traces."""
