@@ -15,6 +15,7 @@ def _int(name: str, default: int) -> int:
 STAGE = os.environ.get("CHIRP_STAGE", "local")
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")  # chalicelib.observe.logs
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json (Lambda, CloudWatch) or text (the local console)
+METRICS_NAMESPACE = os.environ.get("METRICS_NAMESPACE", "Chirp")  # chalicelib.observe.metrics
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 # Table names follow one pattern, also used by infra/ (with the stage left as

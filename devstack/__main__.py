@@ -23,8 +23,11 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("chirp").setLevel(logging.INFO)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto sets it to INFO
-    # Chirp's log lines as a person reads them; `make run LOG=json` for what Lambda writes.
+    # Chirp's log lines as a person reads them; `make run LOG=json` for what Lambda writes,
+    # metrics' EMF lines included (text leaves them out: they are JSON for CloudWatch).
     os.environ.setdefault("LOG_FORMAT", os.environ.get("LOG", "text"))
+    if os.environ["LOG_FORMAT"] == "text":
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     port = int(os.environ.get("PORT", "8000"))
     demo = os.environ.get("DEMO", "1") != "0"
 

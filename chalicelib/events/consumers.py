@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from chalicelib.observe import logs
+from chalicelib.observe import logs, metrics
 
 logger = logging.getLogger("chirp.consumers")
 
@@ -33,6 +33,7 @@ def stream_batch(event: dict, handle: Callable[[dict], Any]) -> PartialItemFailu
     failure; queues below do.)
     """
     records = event.get("Records", [])
+    metrics.count("StreamBatchRecords", len(records))
     for index, record in enumerate(records):
         logs.bind(sequence_number=record["dynamodb"].get("SequenceNumber"),
                   event_name=record.get("eventName"))
@@ -40,6 +41,7 @@ def stream_batch(event: dict, handle: Callable[[dict], Any]) -> PartialItemFailu
             handle(record)
         except Exception:
             logger.exception("stream record %s failed", record["dynamodb"].get("SequenceNumber"))
+            metrics.count("StreamRecordFailures")
             return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
                                           for r in records[index:]]}
     return {"batchItemFailures": []}
@@ -63,7 +65,10 @@ def queue_batch(event: dict, handle: Callable[[str], Any], context=None) -> Part
             handle(record.body)
         except Exception:
             logger.exception("queue message %s failed", record.message_id)
+            metrics.count("QueueMessageFailures")
             raise
+
+    metrics.count("QueueBatchMessages", len(event.get("Records", [])))
 
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=_queue_processor(), context=context)

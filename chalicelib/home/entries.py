@@ -19,17 +19,18 @@ def put_request(user_id: int, ref: Ref, author_id: int) -> dict:
                                              original_id=ref.original_id))
 
 
-def add(requests: list[dict]) -> None:
+def add(requests: list[dict]) -> batches.Written:
     """Writes timeline entries (from `put_request`) in batches of 25."""
-    batches.write(TimelineModel.Meta.table_name, requests)
+    return batches.write(TimelineModel.Meta.table_name, requests)
 
 
-def deliver(users: list[int], ref: Ref, author_id: int) -> None:
+def deliver(users: list[int], ref: Ref, author_id: int) -> batches.Written:
     """One tweet into many users' timelines (fan-out), trimming some."""
-    add([put_request(user, ref, author_id) for user in users])
+    written = add([put_request(user, ref, author_id) for user in users])
     for user in users:
         if should_trim(user, ref.tweet_id):
             trim(user)
+    return written
 
 
 def backfill(user_id: int, refs: list[Ref], author_id: int) -> None:

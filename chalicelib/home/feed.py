@@ -23,10 +23,13 @@ tweet)), so redelivery and retries only rewrite what is already there.
 Settings: TIMELINE_MAX, ACTIVE_DAYS, BACKFILL_TWEETS, FANOUT_PAGE_SIZE,
 TRIM_EVERY, CELEBRITY_* and HOME_READ_ROUNDS in chalicelib.settings.
 """
+import time
+
 from chalicelib import settings
 from chalicelib.accounts import activity, follows
 from chalicelib.home import celebrities, entries, reading
-from chalicelib.storage import jobs, moves
+from chalicelib.observe import metrics
+from chalicelib.storage import ids, jobs, moves
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, TweetModel, UserModel
 from chalicelib.tweets import tweets
@@ -34,17 +37,20 @@ from chalicelib.tweets.tweets import Ref
 
 # --- the verbs ----------------------------------------------------------------
 
-def push(ref: Ref, author_id: int) -> None:
-    """A new tweet or retweet (which travels exactly like a tweet)."""
+def push(ref: Ref, author_id: int, written_at: float | None = None) -> None:
+    """A new tweet or retweet (which travels exactly like a tweet).
+    `written_at`: when the tweet was written (epoch seconds), for the lag."""
     author = UserModel.get(author_id, consistent_read=True, attributes_to_get=["id", "celebrity_state"])
     if author.celebrity_state == celebrities.CELEBRITY:
         entries.deliver([author_id], ref, author_id)  # its own entry only, trimmed like any
+        metrics.count("FanoutPulled")
         return
     # The author's own entry rides in the first batch: ceil((F + 1) / 25) writes.
-    push_page(ref, author_id, cursor=None, carry=[author_id])
+    push_page(ref, author_id, cursor=None, carry=[author_id], written_at=written_at)
 
 
-def push_page(ref: Ref, author_id: int, cursor: int | None, carry: list[int]) -> None:
+def push_page(ref: Ref, author_id: int, cursor: int | None, carry: list[int],
+              written_at: float | None = None) -> None:
     """Delivers to one page of followers, then hands the next page to a job.
 
     Recipients that do not fill a batch of 25 are carried into the next
@@ -58,15 +64,21 @@ def push_page(ref: Ref, author_id: int, cursor: int | None, carry: list[int]) ->
     if next_cursor is not None:
         keep = len(recipients) - len(recipients) % settings.BATCH_WRITE_MAX
         recipients, carry = recipients[:keep], recipients[keep:]
-    entries.deliver(recipients, ref, author_id)
+    written = entries.deliver(recipients, ref, author_id)
+    metrics.count("FanoutRecipients", len(recipients))
+    metrics.count("FanoutBatchWrites", written.calls)
+    metrics.count("FanoutUnprocessedRetries", written.retries)
     if next_cursor is not None:
         jobs.send("deliver", tweet_id=ref.tweet_id, original_id=ref.original_id, author_id=author_id,
-                  cursor=next_cursor, carry=carry)
+                  cursor=next_cursor, carry=carry, written_at=written_at)
+    elif written_at is not None:  # the last page: every follower has the tweet
+        metrics.milliseconds("FanoutLag", max(0.0, 1000 * (time.time() - written_at)))
 
 
 @jobs.handler("deliver")
-def _push_job(tweet_id: int, original_id: int | None, author_id: int, cursor: int, carry: list[int]) -> None:
-    push_page(Ref(tweet_id, original_id), author_id, cursor, carry)
+def _push_job(tweet_id: int, original_id: int | None, author_id: int, cursor: int, carry: list[int],
+              written_at: float | None = None) -> None:
+    push_page(Ref(tweet_id, original_id), author_id, cursor, carry, written_at)
 
 
 @jobs.handler("retract")
@@ -167,7 +179,8 @@ def on_tweet_record(record: dict) -> None:
     change = record["dynamodb"]
     if record["eventName"] == "INSERT":
         tweet = TweetModel.from_raw_data(change["NewImage"])
-        push(tweets.ref(tweet), int(tweet.author_id))
+        # Streams stamp a record to the second; the tweet's id holds its millisecond.
+        push(tweets.ref(tweet), int(tweet.author_id), written_at=ids.id_timestamp_ms(int(tweet.id)) / 1000)
     elif record["eventName"] == "REMOVE":
         tweet = TweetModel.from_raw_data(change["OldImage"])
         unpush(int(tweet.id), int(tweet.author_id))

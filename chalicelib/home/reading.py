@@ -47,6 +47,7 @@ from typing import NamedTuple
 
 from chalicelib import errors, settings
 from chalicelib.home import entries
+from chalicelib.observe import metrics
 from chalicelib.storage import batches
 from chalicelib.storage.paging import EMPTY, PageRequest, range_condition
 from chalicelib.storage.tables import FollowModel, RetweetModel, TimelineModel, TweetModel, UserModel
@@ -87,7 +88,9 @@ def _celebrity_recent(author_id: int) -> list[Candidate]:
     now = time.monotonic()
     cached = _celebrity_cache.get(author_id)
     if cached and cached[0] > now:
+        metrics.count("CelebrityCacheHits")
         return cached[1]
+    metrics.count("CelebrityCacheMisses")
     recent = _pulled(TweetModel.by_author.query(
         author_id, scan_index_forward=False, limit=settings.CELEBRITY_PULL,
         page_size=settings.CELEBRITY_PULL, attributes_to_get=_PULLED))

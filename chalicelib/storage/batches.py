@@ -7,6 +7,7 @@ fan-out is where Chirp's bill is, so here each call is explicit.
 import random
 import time
 from collections.abc import Iterable, Set
+from typing import NamedTuple
 
 from chalicelib import settings
 from chalicelib.storage.tables import client as _client
@@ -37,19 +38,27 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[start:start + size]
 
 
-def write(table_name: str, requests: list[dict]) -> None:
+class Written(NamedTuple):
+    calls: int  # BatchWriteItem calls, retries of unprocessed items included
+    retries: int  # of those, the calls that re-sent unprocessed items
+
+
+def write(table_name: str, requests: list[dict]) -> Written:
     """Writes `requests` (put_request / delete_request) in BatchWriteItem
     calls of at most 25, each retried until DynamoDB has processed it all."""
     client = _client()
+    calls = retries = 0
     for chunk in _chunks(requests, settings.BATCH_WRITE_MAX):
         pending = {table_name: chunk}
         for attempt in range(settings.BATCH_WRITE_ATTEMPTS):
+            calls, retries = calls + 1, retries + (attempt > 0)
             pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
             if not pending:
                 break
             _backoff(attempt)
         else:
             raise UnprocessedItems(f"{sum(len(v) for v in pending.values())} items left in {table_name}")
+    return Written(calls, retries)
 
 
 def get(keys_by_table: dict[str, list[dict]], projections: dict[str, str] | None = None,

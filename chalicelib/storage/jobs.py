@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import settings
-from chalicelib.observe import logs
+from chalicelib.observe import logs, metrics
 from chalicelib.storage import clients
 
 HANDLERS: dict[str, Callable[..., None]] = {}
@@ -58,6 +58,7 @@ def run(body: str) -> None:
     """Runs one job message with the handler registered for its kind."""
     kind, fields = parse(body)
     logs.bind(job_kind=kind)
+    metrics.count_by("Jobs", "job_kind", kind)
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
     HANDLERS[kind](**fields)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import settings
+from chalicelib.observe import metrics
 from chalicelib.storage import jobs, tables
 from chalicelib.storage.tables import VIEW_MARK_PREFIX, TweetModel
 
@@ -156,6 +157,7 @@ def count(messages: Sequence[Message]) -> set[str]:
     counted already on some tweets: their redelivery finds that in the
     marks.) Other tweets are still counted after a failure, so the
     redelivery has less to do."""
+    metrics.count("ViewsBatchMessages", len(messages))
     failed_from: dict[int, int] = {}  # group -> first sequence number not fully counted
     for tweet_id, by_group in aggregate(messages).items():
         try:

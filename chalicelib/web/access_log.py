@@ -1,20 +1,26 @@
-"""The middleware that puts every invocation in the logs (chalicelib.observe.logs)."""
+"""The middleware that puts every invocation in the logs and its metrics in
+CloudWatch (chalicelib.observe)."""
 import logging
 import time
 
 from chalice.app import ConvertToMiddleware
 
-from chalicelib.observe import logs
+from chalicelib.observe import logs, metrics
 from chalicelib.observe.logs import logger
 
 _inject = ConvertToMiddleware(logger.inject_lambda_context(clear_state=True))
 
 
 def lambda_context(event, get_response):
-    """Every handler, HTTP or event: the Lambda context on each line, and the
-    keys of the previous invocation dropped (a container runs many)."""
+    """Every handler, HTTP or event: the Lambda context on each line, the
+    keys of the previous invocation dropped (a container runs many), and the
+    invocation's metrics written when it ends, whatever the outcome."""
     logs.begin()
-    return _inject(event, get_response)
+    metrics.started()
+    try:
+        return _inject(event, get_response)
+    finally:
+        metrics.flush()
 
 _access = logging.getLogger("chirp.access")
 

@@ -13,6 +13,7 @@ from support import timeline_entries
 
 from chalicelib import settings
 from chalicelib.storage import batches, jobs
+from chalicelib.storage.ids import id_timestamp_ms
 from chalicelib.storage.tables import TimelineModel
 from deploy.event_sources import mapping_policies
 
@@ -299,7 +300,8 @@ def test_a_fan_out_job_that_keeps_failing_goes_to_the_dead_letter_queue(
     newest_first = [int(f["id"]) for f in followers[::-1]]
     assert dead == {"kind": "deliver", "tweet_id": int(tweet), "original_id": None,
                     "author_id": int(alice["id"]),
-                    "cursor": dead["cursor"], "carry": [int(alice["id"]), *newest_first[:3]]}
+                    "cursor": dead["cursor"], "carry": [int(alice["id"]), *newest_first[:3]],
+                    "written_at": id_timestamp_ms(int(tweet)) / 1000}  # for the fan-out lag metric
     assert all(jobs_run_body == dead for jobs_run_body in jobs_run)
     for user in (alice, *followers):
         assert timeline_entries(user["id"]) == []

@@ -1,0 +1,101 @@
+"""What an operator graphs: the metrics a known scenario emits, with the
+right values (chalicelib.observe.metrics; one EMF line per invocation)."""
+import json
+import math
+
+import pytest
+
+from chalicelib import settings
+from chalicelib.observe import metrics
+
+FOLLOWERS = 30
+
+
+def emitted(out: str) -> dict[str, float]:
+    """Sums of each metric over the EMF lines written, by name (and by
+    name/dimension=value for the ones with an extra dimension)."""
+    sums: dict[str, float] = {}
+    for line in out.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == settings.METRICS_NAMESPACE
+            extra = [d for d in directive["Dimensions"][0] if d not in ("service", "stage")]
+            assert blob["stage"] == settings.STAGE and blob["service"] == "chirp"
+            for metric in directive["Metrics"]:
+                name = metric["Name"] + "".join(f"/{d}={blob[d]}" for d in extra)
+                values = blob[metric["Name"]]
+                sums[name] = sums.get(name, 0) + sum(values if isinstance(values, list) else [values])
+    return sums
+
+
+@pytest.fixture
+def audience(api, make_user, pump, cheap_passwords, capsys):
+    author, token = make_user("author")
+    for n in range(FOLLOWERS):
+        _, follower_token = make_user(f"follower{n}")
+        assert api.post("/users/author/follow", token=follower_token).status == 200
+    pump.drain()
+    capsys.readouterr()  # what the set-up emitted
+    return author, token
+
+
+def test_a_post_emits_its_fan_out(audience, make_tweet, pump, capsys):
+    _, token = audience
+    make_tweet(token, "counted")
+    pump.drain()
+    sums = emitted(capsys.readouterr().out)
+    assert sums["FanoutRecipients"] == FOLLOWERS + 1  # and the author's own entry
+    assert sums["FanoutBatchWrites"] == math.ceil((FOLLOWERS + 1) / 25)
+    assert sums["FanoutUnprocessedRetries"] == 0
+    assert sums["FanoutLag"] >= 0
+    assert sums["StreamBatchRecords"] >= 1
+    assert "StreamRecordFailures" not in sums
+
+
+def test_fan_out_pages_are_jobs_counted_by_kind(audience, make_tweet, pump, capsys, monkeypatch):
+    _, token = audience
+    monkeypatch.setattr(settings, "FANOUT_PAGE_SIZE", 7)
+    make_tweet(token, "paged")
+    pump.drain()
+    sums = emitted(capsys.readouterr().out)
+    assert sums["Jobs/job_kind=deliver"] == math.ceil(FOLLOWERS / 7) - 1
+    assert sums["FanoutRecipients"] == FOLLOWERS + 1
+    assert sums["FanoutBatchWrites"] == math.ceil((FOLLOWERS + 1) / 25)  # carried over the pages
+    assert sums["QueueBatchMessages"] == math.ceil(FOLLOWERS / 7) - 1
+    assert sums["FanoutLag"] >= 0  # once: on the last page
+
+
+def test_celebrity_cache_hits_and_misses(make_user, monkeypatch):
+    from chalicelib.home import reading
+
+    author, _ = make_user()
+    monkeypatch.setattr(reading, "_celebrity_cache", {})
+    metrics.flush()
+    reading._celebrity_recent(int(author["id"]))
+    reading._celebrity_recent(int(author["id"]))
+    assert metrics.metrics.metric_set["CelebrityCacheMisses"]["Value"] == [1.0]
+    assert metrics.metrics.metric_set["CelebrityCacheHits"]["Value"] == [1.0]
+    metrics.flush()
+
+
+def test_a_failed_stream_record_is_counted(capsys):
+    from chalicelib.events import consumers
+
+    def handle(record):
+        raise ValueError("no")
+
+    records = [{"eventName": "INSERT", "dynamodb": {"SequenceNumber": str(n)}} for n in (1, 2)]
+    consumers.stream_batch({"Records": records}, handle)
+    metrics.flush()
+    sums = emitted(capsys.readouterr().out)
+    assert sums["StreamBatchRecords"] == 2 and sums["StreamRecordFailures"] == 1
+
+
+def test_the_first_invocation_of_a_process_is_a_cold_start(monkeypatch, capsys):
+    monkeypatch.setattr(metrics, "_cold", True)
+    metrics.started()
+    metrics.started()
+    metrics.flush()
+    assert emitted(capsys.readouterr().out)["ColdStart"] == 1
