@@ -1,1 +1,1 @@
-"""What an operator sees: structured logs (logs), and later metrics and traces."""
+"""What an operator sees: structured logs (logs) and metrics (metrics); traces to come."""

@@ -99,3 +99,27 @@ def test_the_first_invocation_of_a_process_is_a_cold_start(monkeypatch, capsys):
     metrics.started()
     metrics.flush()
     assert emitted(capsys.readouterr().out)["ColdStart"] == 1
+
+
+def test_unprocessed_items_retries_are_counted(audience, make_tweet, pump, capsys, dynamodb_hooks, no_backoff):
+    """DynamoDB leaves half of the first call's items unprocessed: one retry."""
+    import boto3
+
+    _, token = audience
+    calls, raw = [], boto3.client("dynamodb")  # the raw client is not hooked
+
+    def half_of_the_first(request, operation):
+        calls.append(1)
+        if len(calls) > 1:
+            return None
+        (table, items), = request["RequestItems"].items()
+        raw.batch_write_item(RequestItems={table: items[: len(items) // 2]})
+        return dynamodb_hooks.respond({"UnprocessedItems": {table: items[len(items) // 2:]}})
+
+    dynamodb_hooks.on("BatchWriteItem", half_of_the_first)
+    make_tweet(token, "partly processed")
+    pump.drain()
+    sums = emitted(capsys.readouterr().out)
+    assert sums["FanoutUnprocessedRetries"] == 1
+    assert sums["FanoutBatchWrites"] == math.ceil((FOLLOWERS + 1) / 25) + 1
+    assert sums["FanoutRecipients"] == FOLLOWERS + 1
