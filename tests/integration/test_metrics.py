@@ -101,7 +101,8 @@ def test_the_first_invocation_of_a_process_is_a_cold_start(monkeypatch, capsys):
     assert emitted(capsys.readouterr().out)["ColdStart"] == 1
 
 
-def test_unprocessed_items_retries_are_counted(audience, make_tweet, pump, capsys, dynamodb_hooks, no_backoff):
+def test_unprocessed_items_retries_are_counted(audience, make_tweet, pump, capsys, dynamodb_hooks,
+                                               no_backoff):
     """DynamoDB leaves half of the first call's items unprocessed: one retry."""
     import boto3
 
