@@ -148,8 +148,9 @@ def home_page(reader_id: int, page: PageRequest, window_only: bool = False) -> H
         raise errors.NotFound("User") from None
     celebrities = {int(c) for c in reader.celebrity_followees or ()}
     shown: list[Shown] = []
-    more, last_key, window = False, None, page
-    for _ in range(settings.HOME_READ_ROUNDS):  # more rounds only when entries were dropped or skipped
+    more, last_key, window, rounds = False, None, page, 0
+    # More rounds only when entries were dropped or skipped.
+    for rounds in range(1, settings.HOME_READ_ROUNDS + 1):  # noqa: B007 (counted after the loop)
         candidates, more = _candidates(reader_id, celebrities, window, page.limit - len(shown))
         if not candidates:
             break
@@ -162,6 +163,7 @@ def home_page(reader_id: int, page: PageRequest, window_only: bool = False) -> H
         if not more or len(shown) >= page.limit:
             break
         window = PageRequest(page.limit, last_key, page.since_id)
+    metrics.count("HomeReadRounds", rounds)
     return HomePage(shown, more, last_key, bool(reader.timeline_rebuilding))
 
 
@@ -238,6 +240,7 @@ def _hydrate(reader_id: int, candidates: list[Candidate], celebrities: set[int],
             kept.append((c, tweets[c.tweet_id], original))
         # else: the original is in this timeline as itself; the retweet is skipped
     if stale:
+        metrics.count("HomeReadStaleDropped", len(stale))
         entries.remove(stale)  # a pulled celebrity tweet has no entry: deleting it is a no-op
     pulled = [c for c in pulled if c.tweet_id in tweets and c.author_id in followed]
     carried = {int(o.id) for _, _, o in kept if o is not None}

@@ -124,3 +124,23 @@ def test_unprocessed_items_retries_are_counted(audience, make_tweet, pump, capsy
     assert sums["FanoutUnprocessedRetries"] == 1
     assert sums["FanoutBatchWrites"] == math.ceil((FOLLOWERS + 1) / 25) + 1
     assert sums["FanoutRecipients"] == FOLLOWERS + 1
+
+
+def test_a_home_read_counts_its_rounds_and_the_stale_entries_it_dropped(api, make_user, make_tweet, pump,
+                                                                       capsys):
+    """An entry whose tweet is gone is dropped (and deleted) by the read."""
+    from chalicelib.home import entries
+    from chalicelib.storage.ids import new_id
+    from chalicelib.tweets.tweets import Ref
+
+    reader, token = make_user()
+    make_tweet(token, "mine")
+    pump.drain()
+    entries.add([entries.put_request(int(reader["id"]), Ref(new_id(), None), int(reader["id"]))])
+    capsys.readouterr()
+    assert len(api.get("/timelines/home", token=token).json["data"]) == 1
+    sums = emitted(capsys.readouterr().out)
+    assert sums["HomeReadStaleDropped"] == 1
+    assert sums["HomeReadRounds"] == 1
+    assert api.get("/timelines/home", token=token).status == 200
+    assert "HomeReadStaleDropped" not in emitted(capsys.readouterr().out)  # deleted by the first read
