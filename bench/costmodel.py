@@ -139,7 +139,7 @@ def per_operation(samples: dict, tweet_bytes: float, timed: dict | None = None) 
         post_write_units=base, own_entry_write_units=max(0.0, entry - base),
         write_units_per_follower=per_follower, home_read_units=home_read_units,
         pull_read_units_base=pull_base, pull_read_units_per_followee=per_followee,
-        read_units_per_celebrity=max(0.0, per_celebrity),
+        read_units_per_celebrity=per_celebrity,
         post_seconds=statistics.fmean(pull.post_seconds),
         home_read_seconds=statistics.fmean(push.read_seconds),
         pull_read_seconds_base=max(0.0, pull_s), pull_read_seconds_per_followee=max(0.0, pull_s_per_followee),

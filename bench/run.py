@@ -63,7 +63,6 @@ class Samples:
     reader_following: list[int] = field(default_factory=list)
     page_tweets: list[int] = field(default_factory=list)  # tweets on each home page read
     cold_read_calls: list[int] = field(default_factory=list)
-    cold_read_units: list[float] = field(default_factory=list)
     reader_celebrities: list[int] = field(default_factory=list)  # celebrities each reader follows
     # Handler time, for the compute line of the bill: the API's work per post
     # and per home page (timed around the domain call the route makes) and the
@@ -193,7 +192,6 @@ def _measure(name: str, world: World, work: Workload, threshold: int, meter: Cap
             samples.cold_read_seconds.append(time.perf_counter() - started)
             after = meter.snapshot()
             samples.cold_read_calls.append(after[0] - before[0])
-            samples.cold_read_units.append(after[1] - before[1])
             samples.reader_celebrities.append(sum(f in celebs for f in world.graph.following[reader]))
         _views(samples, meter)
     samples.timeline_items = timeline_items()

@@ -9,7 +9,8 @@ from chalicelib.tweets import deletion
 
 
 def on_tweet_record(record: dict) -> None:
-    logs.bind(tweet_id=record["dynamodb"].get("Keys", {}).get("id", {}).get("N"))
+    key = record["dynamodb"].get("Keys", {}).get("id", {}).get("N")
+    logs.bind(tweet_id=int(key) if key else None)
     feed.on_tweet_record(record)  # home timelines
     hashtags.on_tweet_record(record)  # hashtag timelines and trend counters
     inbox.on_tweet_record(record)  # mentions, replies, retweets

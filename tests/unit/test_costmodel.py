@@ -42,7 +42,6 @@ def test_per_operation_costs_are_recovered_from_samples_that_follow_them():
                            read_seconds=[0.02] * 5,
                            fanout_seconds=[0.01 + 0.0002 * f for f in followers])
     hybrid = SimpleNamespace(reader_celebrities=celebrities,
-                             cold_read_units=[4.4 + 0.5 * c for c in celebrities],
                              cold_read_seconds=[0.02 + 0.002 * c for c in celebrities])
     # 20 tweets of 200 bytes are one 4 KB read unit, halved (eventually consistent); 50 are three, halved
     measured = costmodel.per_operation({"pull": pull, "push": push, "hybrid": hybrid}, tweet_bytes=200)
