@@ -6,19 +6,13 @@ benchmarks report them (wall-clock time on moto says little about AWS).
 import threading
 from collections import Counter
 
-from chalicelib.storage import tables
+from chalicelib.storage import calls, tables
 
 
 def dynamodb_clients():
     """Every botocore client chalicelib talks to DynamoDB through: one per
-    PynamoDB model, and the one transactions run on."""
-    seen = {}
-    for model in tables.ALL_MODELS:
-        client = model._get_connection().connection.client
-        seen[id(client)] = client
-    client = tables.connection().client
-    seen[id(client)] = client
-    return list(seen.values())
+    PynamoDB model, and the one batches and transactions run on."""
+    return calls.clients(tables.ALL_MODELS)
 
 
 class DynamoDBCalls:

@@ -29,7 +29,7 @@ from chalicelib import settings
 from chalicelib.accounts import activity, follows
 from chalicelib.home import celebrities, entries, reading
 from chalicelib.observe import metrics
-from chalicelib.storage import ids, jobs, moves
+from chalicelib.storage import calls, ids, jobs, moves
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, TweetModel, UserModel
 from chalicelib.tweets import tweets
@@ -170,7 +170,10 @@ def trim(user_id: int) -> None:
 
 def read(reader_id: int, page: PageRequest) -> reading.HomePage:
     """A page of the reader's home timeline, newest first."""
-    return reading.home_page(reader_id, page)
+    with calls.counting(reading.MODELS) as made:
+        home = reading.home_page(reader_id, page)
+    metrics.count("HomeReadCalls", made.total())
+    return home
 
 
 # --- the streams ----------------------------------------------------------------

@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 
 from chalicelib import errors, settings
 from chalicelib.home import affinity, ranking, reading
-from chalicelib.storage import batches
+from chalicelib.observe import metrics
+from chalicelib.storage import batches, calls
 from chalicelib.storage.ids import id_timestamp_ms, min_id_at, new_id
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, SnapshotModel, TweetModel
@@ -79,10 +80,21 @@ class _Kept:
     kind: str | None
 
 
+# What a ranked page goes through (with the shared client batches use), for its call count.
+MODELS = (*reading.MODELS, SnapshotModel)
+
+
 def first_page(reader_id: int, limit: int) -> RankedPage:
     """The top `limit` of the reader's ranked candidates; the rest kept for
     the next pages (a new snapshot every time: a request without a cursor
     starts again)."""
+    with calls.counting(MODELS) as made:
+        page = _first_page(reader_id, limit)
+    metrics.count("RankedReadCalls", made.total())
+    return page
+
+
+def _first_page(reader_id: int, limit: int) -> RankedPage:
     now = clock()
     since = min_id_at(int((now - settings.RANKED_WINDOW_HOURS * 3600) * 1000)) - 1
     window = PageRequest(settings.RANKED_CANDIDATES, None, since)
@@ -113,6 +125,13 @@ def first_page(reader_id: int, limit: int) -> RankedPage:
 def later_page(reader_id: int, snapshot_id: int, offset: int, limit: int) -> RankedPage:
     """Places offset .. offset + limit of a snapshot the reader's first page
     took. Gone (expired, or never this reader's): errors.Invalid."""
+    with calls.counting(MODELS) as made:
+        page = _later_page(reader_id, snapshot_id, offset, limit)
+    metrics.count("RankedReadCalls", made.total())
+    return page
+
+
+def _later_page(reader_id: int, snapshot_id: int, offset: int, limit: int) -> RankedPage:
     now = clock()
     try:
         snapshot = SnapshotModel.get(reader_id, snapshot_id)

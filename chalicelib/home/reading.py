@@ -72,6 +72,8 @@ class HomePage:
     partial: bool  # the timeline is being rebuilt for a returning user
 
 
+# What a read goes through (with the shared client batches use), for its call count.
+MODELS = (UserModel, TimelineModel, TweetModel)
 _celebrity_cache: dict[int, tuple[float, list[Candidate]]] = {}
 _PULLED = ["id", "author_id", "retweet_of_id"]
 

@@ -144,3 +144,34 @@ def test_a_home_read_counts_its_rounds_and_the_stale_entries_it_dropped(api, mak
     assert sums["HomeReadRounds"] == 1
     assert api.get("/timelines/home", token=token).status == 200
     assert "HomeReadStaleDropped" not in emitted(capsys.readouterr().out)  # deleted by the first read
+
+
+def test_a_home_page_counts_the_dynamodb_calls_it_made(make_user, make_tweet, follow, pump, api,
+                                                       monkeypatch, cheap_passwords):
+    """The metric is the read's calls as devstack's meter counts them on every
+    client: a followed celebrity (a Query of its own, with no pull cache), a
+    retweet (a by-original Query), the hydration (BatchGetItem)."""
+    from chalicelib.home import feed, ranked
+    from chalicelib.storage.paging import PageRequest
+    from devstack.metering import DynamoDBCalls
+
+    monkeypatch.setattr(settings, "CELEBRITY_THRESHOLD", 2)
+    monkeypatch.setattr(settings, "CELEBRITY_CACHE_SECONDS", 0)
+    star, star_token = make_user("star")
+    reader, token = make_user("reader")
+    _, friend_token = make_user("friend")
+    for who in (token, friend_token):
+        follow(who, "star")
+    follow(token, "friend")
+    pump.drain()
+    original = make_tweet(star_token, "famous")
+    assert api.post(f"/tweets/{original['id']}/retweet", token=friend_token).status == 201
+    pump.drain()
+    metrics.flush()
+    for read, name in ((lambda: feed.read(int(reader["id"]), PageRequest(20, None, None)), "HomeReadCalls"),
+                       (lambda: ranked.first_page(int(reader["id"]), 20), "RankedReadCalls")):
+        with DynamoDBCalls() as meter:
+            read()
+        assert meter.counts["Query"] >= 2  # the timeline and the celebrity at least
+        assert metrics.metrics.metric_set[name]["Value"] == [meter.total]
+    metrics.flush()
