@@ -16,6 +16,10 @@ STAGE = os.environ.get("CHIRP_STAGE", "local")
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")  # chalicelib.observe.logs
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json (Lambda, CloudWatch) or text (the local console)
 METRICS_NAMESPACE = os.environ.get("METRICS_NAMESPACE", "Chirp")  # chalicelib.observe.metrics
+# X-Ray (chalicelib.observe.traces): in Lambda (which sets LAMBDA_TASK_ROOT; the
+# deployment turns active tracing on) unless POWERTOOLS_TRACE_DISABLED says not.
+TRACING = bool(os.environ.get("LAMBDA_TASK_ROOT")) and \
+    os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("1", "true")
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 # Table names follow one pattern, also used by infra/ (with the stage left as

@@ -1,8 +1,9 @@
 """After `chalice deploy`: what it can set neither of, put on what it made.
 
 `chalice deploy` can set neither API Gateway's own responses nor the
-mapping settings Chalice's decorators cannot carry; infra/api-<stage>.json
-does both for `chalice package` (deploy.cloudformation). These put the same
+mapping settings Chalice's decorators cannot carry, nor the API's name per
+stage; infra/api-<stage>.json does all three for `chalice package`
+(deploy.cloudformation). These put the same
 on what `chalice deploy` made; run them after each one
 (`python -m deploy after-deploy --stage <stage>`, see infra/README.md).
 """
@@ -10,6 +11,7 @@ import json
 
 from deploy.event_sources import event_sources, mapping_settings
 from deploy.gateway_responses import gateway_responses
+from deploy.monitoring import api_name
 from deploy.naming import resource_name
 from deploy.project import CHALICE, ROOT, chalice_config, stage_config
 
@@ -34,6 +36,14 @@ def apply_gateway_responses(client, rest_api_id: str, stage_name: str) -> None:
         client.put_gateway_response(restApiId=rest_api_id, responseType=response_type, **response)
     client.create_deployment(restApiId=rest_api_id, stageName=stage_name,
                              description="chirp gateway responses")
+
+
+def name_rest_api(client, rest_api_id: str, stage: str) -> None:
+    """Names the REST API per stage, as the packaged template does: API
+    Gateway's metrics, and so the alarms and dashboard (deploy.monitoring),
+    find it by name, and `chalice deploy` names every stage's API "chirp"."""
+    client.update_rest_api(restApiId=rest_api_id,
+                           patchOperations=[{"op": "replace", "path": "/name", "value": api_name(stage)}])
 
 
 def apply_mapping_settings(lambda_client, sqs_client, stage: str) -> list[str]:
@@ -69,5 +79,7 @@ def after_deploy(stage: str, rest_api_id: str | None = None) -> None:
     stage_name = stage_config(stage).api_gateway_stage or "api"
     apply_gateway_responses(boto3.client("apigateway"), rest_api_id, stage_name)
     print(f"gateway responses applied to {rest_api_id}, stage {stage_name} redeployed")
+    name_rest_api(boto3.client("apigateway"), rest_api_id, stage)
+    print(f"REST API {rest_api_id} named {api_name(stage)}")
     for mapping in apply_mapping_settings(boto3.client("lambda"), boto3.client("sqs"), stage):
         print(f"mapping settings applied: {mapping}")

@@ -21,6 +21,7 @@ from chalice.app import DynamoDBEventConfig
 from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
 from deploy.event_sources import chalice_event_id, event_sources, mapping_settings, source_table
 from deploy.gateway_responses import gateway_responses
+from deploy.monitoring import monitoring_fragment
 from deploy.naming import (
     STAGE_REF,
     camel,
@@ -255,7 +256,7 @@ def event_sources_fragment(stage: str) -> dict:
 # Each returns a partial template for one stage; api_template() deep-merges
 # them, and `chalice package --merge-template` deep-merges the result into
 # its own output (dicts merge, anything else replaces).
-API_FRAGMENTS = (gateway_responses_fragment, event_sources_fragment)
+API_FRAGMENTS = (gateway_responses_fragment, event_sources_fragment, monitoring_fragment)
 
 
 def deep_merge(base: dict, extra: dict) -> dict:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from deploy.cloudformation import api_template, api_template_path, tables_template
 from deploy.iam import policy_files
+from deploy.monitoring import monitoring_template
 from deploy.project import INFRA, stages
 
 
 def generated_files() -> dict[Path, dict]:
     return {INFRA / "tables.json": tables_template(),
             **{api_template_path(stage): api_template(stage) for stage in stages()},
+            **{INFRA / f"monitoring-{stage}.json": monitoring_template(stage) for stage in stages()},
             **policy_files()}
 
 

@@ -235,6 +235,13 @@ def _logs_grant(stage: str, function: str) -> list[dict]:
              "Resource": [_arn("logs", f"log-group:{prefix}:*"), _arn("logs", f"log-group:{prefix}-*:*")]}]
 
 
+def _traces_grant(stage: str, function: str) -> list[dict]:
+    # Active tracing (config.json `xray`): the function's X-Ray segments. X-Ray
+    # has no resource-level permissions, so this is the one grant on "*".
+    return [{"Sid": "Traces", "Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": "*"}]
+
+
+TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 GRANTS = {
     "tables": _tables_grant,  # TABLE_ACCESS
     "jwt_secret": _jwt_secret_grant,  # verify or issue tokens
@@ -246,7 +253,7 @@ GRANTS = {
     "redrive": _redrive_grant,  # chalicelib.events.redrive: re-read streams, move failures
 }
 
-# What each function may do besides writing its logs. A function gets its own
+# What each function may do besides writing its logs and traces. A function gets its own
 # policy file by naming it in config.json's lambda_functions; every other
 # function (the API handler first) uses the stage's policy, the None entry.
 FUNCTION_GRANTS = {
@@ -266,7 +273,7 @@ def policy(stage: str, function: str | None) -> dict:
     statements = []
     for grant in FUNCTION_GRANTS[function]:
         statements += GRANTS[grant](stage, scope)
-    statements += _logs_grant(stage, scope)
+    statements += _logs_grant(stage, scope) + _traces_grant(stage, scope)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

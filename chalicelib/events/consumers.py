@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-from chalicelib.observe import logs, metrics
+from chalicelib.observe import logs, metrics, traces
 
 logger = logging.getLogger("chirp.consumers")
 
@@ -38,7 +38,8 @@ def stream_batch(event: dict, handle: Callable[[dict], Any]) -> PartialItemFailu
         logs.bind(sequence_number=record["dynamodb"].get("SequenceNumber"),
                   event_name=record.get("eventName"))
         try:
-            handle(record)
+            with traces.span("stream record", event_name=record.get("eventName")):
+                handle(record)
         except Exception:
             logger.exception("stream record %s failed", record["dynamodb"].get("SequenceNumber"))
             metrics.count("StreamRecordFailures")

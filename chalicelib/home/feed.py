@@ -28,7 +28,7 @@ import time
 from chalicelib import settings
 from chalicelib.accounts import activity, follows
 from chalicelib.home import celebrities, entries, reading
-from chalicelib.observe import metrics
+from chalicelib.observe import metrics, traces
 from chalicelib.storage import calls, ids, jobs, moves
 from chalicelib.storage.paging import PageRequest
 from chalicelib.storage.tables import FollowModel, TweetModel, UserModel
@@ -57,6 +57,12 @@ def push_page(ref: Ref, author_id: int, cursor: int | None, carry: list[int],
     page's job, so F followers cost exactly ceil(F / 25) BatchWriteItem
     calls however the pages fall.
     """
+    with traces.span("fan-out page", tweet_id=ref.tweet_id, first_page=cursor is None):
+        _push_page(ref, author_id, cursor, carry, written_at)
+
+
+def _push_page(ref: Ref, author_id: int, cursor: int | None, carry: list[int],
+               written_at: float | None) -> None:
     followers, next_cursor = follows.follower_page(author_id, cursor)
     if not tweets.exists(ref.tweet_id):
         return  # deleted meanwhile: the retraction covers what was written
@@ -170,7 +176,7 @@ def trim(user_id: int) -> None:
 
 def read(reader_id: int, page: PageRequest) -> reading.HomePage:
     """A page of the reader's home timeline, newest first."""
-    with calls.counting(reading.MODELS) as made:
+    with traces.span("home read", reader_id=reader_id), calls.counting(reading.MODELS) as made:
         home = reading.home_page(reader_id, page)
     metrics.count("HomeReadCalls", made.total())
     return home

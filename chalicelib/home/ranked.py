@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 
 from chalicelib import errors, settings
 from chalicelib.home import affinity, ranking, reading
-from chalicelib.observe import metrics
+from chalicelib.observe import metrics, traces
 from chalicelib.storage import batches, calls
 from chalicelib.storage.ids import id_timestamp_ms, min_id_at, new_id
 from chalicelib.storage.paging import PageRequest
@@ -88,7 +88,7 @@ def first_page(reader_id: int, limit: int) -> RankedPage:
     """The top `limit` of the reader's ranked candidates; the rest kept for
     the next pages (a new snapshot every time: a request without a cursor
     starts again)."""
-    with calls.counting(MODELS) as made:
+    with traces.span("ranked first page", reader_id=reader_id), calls.counting(MODELS) as made:
         page = _first_page(reader_id, limit)
     metrics.count("RankedReadCalls", made.total())
     return page
@@ -125,7 +125,7 @@ def _first_page(reader_id: int, limit: int) -> RankedPage:
 def later_page(reader_id: int, snapshot_id: int, offset: int, limit: int) -> RankedPage:
     """Places offset .. offset + limit of a snapshot the reader's first page
     took. Gone (expired, or never this reader's): errors.Invalid."""
-    with calls.counting(MODELS) as made:
+    with traces.span("ranked later page", reader_id=reader_id), calls.counting(MODELS) as made:
         page = _later_page(reader_id, snapshot_id, offset, limit)
     metrics.count("RankedReadCalls", made.total())
     return page

@@ -44,7 +44,8 @@ def counting(models: Iterable[Any]) -> Iterator[Counter[str]]:
     for client in clients(models):
         client.meta.events.register("before-call.dynamodb", _count, unique_id=_HOOK)  # once per client
     outer: Counter[str] | None = getattr(_local, "counts", None)
-    _local.counts = counts = Counter()
+    counts: Counter[str] = Counter()
+    _local.counts = counts
     try:
         yield counts
     finally:

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import settings
-from chalicelib.observe import logs, metrics
+from chalicelib.observe import logs, metrics, traces
 from chalicelib.storage import clients
 
 HANDLERS: dict[str, Callable[..., None]] = {}
@@ -61,4 +61,5 @@ def run(body: str) -> None:
     metrics.count_by("Jobs", "job_kind", kind)
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
-    HANDLERS[kind](**fields)
+    with traces.span(f"job {kind}"):
+        HANDLERS[kind](**fields)

@@ -37,7 +37,7 @@ from chalicelib import settings
 from chalicelib.events import redrive
 from chalicelib.storage import tables
 from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
-from deploy import after_deploy, cloudformation, files, iam, naming, project
+from deploy import after_deploy, cloudformation, files, iam, monitoring, naming, project
 from deploy.event_sources import chalice_event_id, event_sources, mapping_policies, source_queue, source_table
 from deploy.gateway_responses import GATEWAY_ERRORS, gateway_response, gateway_responses
 from deploy.naming import short_name
@@ -414,6 +414,9 @@ def test_policy_is_least_privilege(path):
         assert statement["Effect"] == "Allow"
         resources = _list(statement["Resource"])
         actions = _list(statement["Action"])
+        if statement.get("Sid") == "Traces":  # X-Ray has no resource-level permissions
+            assert (tuple(actions), resources) == (iam.TRACE_ACTIONS, ["*"]), statement
+            continue
         assert "*" not in resources, statement
         assert not [a for a in actions if a.endswith("*")], statement
         for resource in resources:
@@ -528,6 +531,72 @@ def test_packaged_template_lints_clean(packaged):
 
 def test_data_stack_lints_clean():
     assert _lint(project.INFRA / "tables.json") == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_monitoring_stack_lints_clean(stage):
+    assert _lint(project.INFRA / f"monitoring-{stage}.json") == []
+
+
+def _alarmed(resources: dict) -> dict[tuple[str, str], dict]:
+    """(metric, the dimension that names what it watches) -> alarm properties."""
+    found = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        if "Metrics" in props:  # metric math: a table's read and write throttles
+            stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+            assert {s["MetricName"] for s in stats} == {"ReadThrottleEvents", "WriteThrottleEvents"}
+            found[("Throttles", stats[0]["Dimensions"][0]["Value"])] = props
+        else:
+            found[(props["MetricName"], props["Dimensions"][0]["Value"])] = props
+    return found
+
+
+def test_packaged_template_has_the_alarms_dashboard_and_tracing(packaged):
+    """Issue 13: iterator age per stream mapping, errors and throttles per
+    function, the jobs queue's oldest message, API 5xx rate and p99, DynamoDB
+    throttles per table; one dashboard; active tracing on every function and
+    the API stage; every name what `chalice deploy` gives too."""
+    stage, out = packaged
+    resources = json.loads((out / "sam.json").read_text())["Resources"]
+    functions = {r["Properties"]["FunctionName"]: r for r in resources.values()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert sorted(functions) == sorted(monitoring.function_name(stage, f)
+                                       for f in API_FUNCTIONS + EVENT_FUNCTIONS)
+    assert all(f["Properties"]["Tracing"] == "Active" for f in functions.values())
+    api = resources["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True and api["Name"] == f"chirp-{stage}"
+    alarmed = _alarmed(resources)
+    for name in functions:
+        assert {("Errors", name), ("Throttles", name)} <= set(alarmed), name
+    for function in iam.STREAM_FUNCTIONS:
+        assert ("IteratorAge", monitoring.function_name(stage, function)) in alarmed
+    assert ("ApproximateAgeOfOldestMessage", naming.resource_name("jobs", stage)) in alarmed
+    assert {("5XXError", f"chirp-{stage}"), ("Latency", f"chirp-{stage}")} <= set(alarmed)
+    assert alarmed[("Latency", f"chirp-{stage}")]["ExtendedStatistic"] == "p99"
+    for model in ALL_MODELS:
+        assert ("Throttles", naming.table_name(model, stage)) in alarmed
+    [board] = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    assert board["Properties"]["DashboardName"] == f"chirp-{stage}"
+    assert monitoring.monitoring_template(stage)["Resources"] == {
+        k: v for k, v in resources.items() if v["Type"].startswith("AWS::CloudWatch::")}
+
+
+def test_the_dashboard_shows_only_metrics_chirp_emits():
+    """A metric renamed in chalicelib must not leave an empty graph behind."""
+    import re
+
+    emitted = set()
+    for path in (project.ROOT / "chalicelib").rglob("*.py"):
+        emitted |= set(re.findall(r'metrics\.(?:count|milliseconds|count_by)\("(\w+)"', path.read_text()))
+    for stage in STAGES:
+        [board] = monitoring.dashboard(stage).values()
+        body = json.loads(board["Properties"]["DashboardBody"]["Fn::Sub"])
+        shown = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"]
+                 if m[0] == settings.METRICS_NAMESPACE}
+        assert shown and shown <= emitted, shown - emitted
 
 
 def test_packaged_template_carries_the_merge_template_and_the_policies(packaged):
@@ -948,6 +1017,14 @@ def test_gateway_responses_can_be_applied_after_chalice_deploy():
         assert got["responseTemplates"] == wanted["responseTemplates"]
     assert [d["description"] for d in client.get_deployments(restApiId=api_id)["items"]] == [
         "chirp gateway responses"]
+
+
+def test_the_rest_api_is_named_for_its_stage_after_chalice_deploy():
+    """The alarms and dashboard find the API by name (deploy.monitoring)."""
+    client = boto3.client("apigateway")
+    api_id = client.create_rest_api(name="chirp")["id"]
+    after_deploy.name_rest_api(client, api_id, "prod")
+    assert client.get_rest_api(restApiId=api_id)["name"] == monitoring.api_name("prod") == "chirp-prod"
 
 
 def test_mapping_settings_can_be_applied_after_chalice_deploy():
