@@ -1,6 +1,38 @@
 """Helpers shared by the integration tests (imported, not fixtures)."""
+import json
+import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+
+class Lines(logging.Handler):
+    """The `chirp` logger's lines, formatted when written, as on Lambda."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        from chalicelib.observe import logs
+
+        self.lines.append(logs.logger.registered_formatter.format(record))
+
+    @property
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines]
+
+
+@contextmanager
+def logged_lines() -> Iterator[Lines]:
+    handler = Lines()
+    chirp = logging.getLogger("chirp")
+    chirp.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        chirp.removeHandler(handler)
 
 
 def run_concurrently(calls):

@@ -5,34 +5,13 @@ import json
 import logging
 
 import pytest
-
-from chalicelib.observe import logs
-
-
-class Lines(logging.Handler):
-    """The `chirp` logger's lines, formatted when written, as on Lambda."""
-
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(logs.logger.registered_formatter.format(record))
-
-    @property
-    def records(self) -> list[dict]:
-        return [json.loads(line) for line in self.lines]
+from support import logged_lines
 
 
 @pytest.fixture
 def lines():
-    handler = Lines()
-    chirp = logging.getLogger("chirp")
-    chirp.addHandler(handler)
-    try:
+    with logged_lines() as handler:
         yield handler
-    finally:
-        chirp.removeHandler(handler)
 
 
 def test_a_request_is_one_json_line_with_the_lambda_context_and_the_caller(api, make_user, make_tweet, lines):

@@ -175,3 +175,58 @@ def test_a_home_page_counts_the_dynamodb_calls_it_made(make_user, make_tweet, fo
         assert meter.counts["Query"] >= 2  # the timeline and the celebrity at least
         assert metrics.metrics.metric_set[name]["Value"] == [meter.total]
     metrics.flush()
+
+
+def test_a_scenario_shows_in_the_logs_and_the_metrics(api, make_user, make_tweet, follow, unfollow, pump,
+                                                      capsys, dynamodb_hooks):
+    """Issue 13's scenario: a post, a follow, an unfollow, a like and a
+    stream record that fails once (then succeeds on redelivery): one access
+    line per request with its caller and tweet, one ERROR line naming the
+    failed record, and the metrics' values."""
+    from support import logged_lines
+
+    alice, alice_token = make_user("alice")
+    bob, bob_token = make_user("bob")
+    carol, carol_token = make_user("carol")
+    follow(bob_token, "alice")
+    pump.drain()
+    capsys.readouterr()
+    with logged_lines() as lines:
+        tweet = make_tweet(alice_token, "hello followers")
+        pump.drain()
+        follow(carol_token, "alice")
+        pump.drain()
+        unfollow(carol_token, "alice")
+        pump.drain()
+        assert api.post(f"/tweets/{tweet['id']}/like", token=bob_token).status == 200
+        failed = []
+
+        def once(request, operation):  # the like's first delivery fails at DynamoDB
+            if not failed:
+                failed.append(operation)
+                raise dynamodb_hooks.error("InternalServerError", operation)
+
+        dynamodb_hooks.on("UpdateItem", once)
+        pump.drain()
+    sums = emitted(capsys.readouterr().out)
+
+    access = [(r["method"], r["route"], r["status"], r.get("user_id"), r.get("tweet_id"))
+              for r in lines.records if "route" in r]  # chirp.access's lines
+    assert access == [
+        ("POST", "/tweets", 201, int(alice["id"]), int(tweet["id"])),
+        ("POST", "/users/{handle}/follow", 200, int(carol["id"]), None),
+        ("DELETE", "/users/{handle}/follow", 200, int(carol["id"]), None),
+        ("POST", "/tweets/{tweet_id}/like", 200, int(bob["id"]), None),
+    ]
+    [error] = [r for r in lines.records if r["level"] == "ERROR"]
+    assert error["message"].startswith("stream record") and error["event_name"] == "INSERT"
+    assert error["sequence_number"] and "InternalServerError" in error["exception"]
+    assert failed == ["UpdateItem"]
+
+    assert sums["FanoutRecipients"] == 2  # alice's own timeline and bob's
+    assert sums["FanoutBatchWrites"] == 1
+    assert sums["FanoutLag"] >= 0
+    assert sums["StreamRecordFailures"] == 1
+    # tweets 1, follows 2, likes 1, then the like again after its failure
+    assert sums["StreamBatchRecords"] >= 5
+    assert "QueueMessageFailures" not in sums
