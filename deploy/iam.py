@@ -226,9 +226,8 @@ def _jwt_secret_grant(stage: str, function: str) -> list[dict]:
 
 
 def _logs_grant(stage: str, function: str) -> list[dict]:
-    # `chalice deploy` names functions <app>-<stage>[-<function>]; CloudFormation
-    # names them <stack>-<logical id>-<suffix>, so the app stack is called
-    # chirp-<stage>-... (infra/README.md).
+    # `chalice deploy` names functions <app>-<stage>[-<function>], and the merge
+    # template names the packaged ones the same (deploy.monitoring).
     prefix = f"/aws/lambda/{stage_config(stage, function).app_name}-{stage}"
     return [{"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
