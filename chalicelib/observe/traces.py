@@ -28,6 +28,14 @@ def tracer() -> Any:
     return Tracer(service="chirp", disabled=not settings.TRACING)
 
 
+def begin() -> None:
+    """An invocation begins: in a traced container, Tracer is loaded (by the
+    first one) so every AWS call of every invocation is a subsegment, in a
+    span or not."""
+    if settings.TRACING:
+        tracer()
+
+
 @contextmanager
 def span(name: str, **annotations: str | int | bool | None) -> Iterator[None]:
     """A subsegment named `name` around the block, annotated (searchable in

@@ -5,7 +5,7 @@ import time
 
 from chalice.app import ConvertToMiddleware
 
-from chalicelib.observe import logs, metrics
+from chalicelib.observe import logs, metrics, traces
 from chalicelib.observe.logs import logger
 
 _inject = ConvertToMiddleware(logger.inject_lambda_context(clear_state=True))
@@ -13,10 +13,12 @@ _inject = ConvertToMiddleware(logger.inject_lambda_context(clear_state=True))
 
 def lambda_context(event, get_response):
     """Every handler, HTTP or event: the Lambda context on each line, the
-    keys of the previous invocation dropped (a container runs many), and the
-    invocation's metrics written when it ends, whatever the outcome."""
+    keys of the previous invocation dropped (a container runs many), its
+    AWS calls traced (in Lambda), and the invocation's metrics written when
+    it ends, whatever the outcome."""
     logs.begin()
     metrics.started()
+    traces.begin()
     try:
         return _inject(event, get_response)
     finally:
