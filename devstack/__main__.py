@@ -1,5 +1,10 @@
 """`make run`: the whole stack on 127.0.0.1 until Ctrl-C.
 
+With the demo world (DEMO=1), it seeds it through the API, waits for the
+event pump to settle it (fan-out and jobs done: devstack.pump's
+wait_settled) and says so in one line, then prints the try-it block, whole.
+At Ctrl-C it prints what the run measured (devstack.run_metrics).
+
 Settings: PORT (default 8000; 0 picks a free port), DEMO (1 seeds a demo
 world, the default; 0 starts empty), LOG (text, the default, or json: what
 Lambda would write), LOG_LEVEL (INFO), and AWS_ENDPOINT_URL or
@@ -10,11 +15,14 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
+from devstack import run_metrics
 from devstack.stack import LocalStack
 
 STOP_POLL_SECONDS = 0.2  # how soon Ctrl-C is noticed
+SETTLE_SECONDS = 30  # how long the try-it block waits for the demo world to settle (then a line says so)
 
 
 def main() -> int:
@@ -60,21 +68,88 @@ def main() -> int:
               f"{settings.TIMELINE_MAX} entries; fan-out skips users idle {settings.ACTIVE_DAYS} days",
               flush=True)
         if demo:
-            from devstack import demo as demo_world
-
-            # The demo world's hundred-odd requests are not worth a line each.
-            access = logging.getLogger("chirp.access")
-            access.setLevel(logging.WARNING)
-            tokens = demo_world.seed(stack.url, is_celebrity=_is_celebrity)
-            access.setLevel(logging.NOTSET)
-            print(demo_world.curl_examples(stack.url, tokens["alice"]), flush=True)
+            _seed_demo_world(stack, stopping)
         print(f"Chirp API listening on {stack.url}  (Ctrl-C to stop)", flush=True)
         while not stopping:
             time.sleep(STOP_POLL_SECONDS)
     finally:
         print("Stopping...", flush=True)
         stack.stop()
+        _print_whole(run_metrics.summary(stack.metrics))
     return 0
+
+
+def _seed_demo_world(stack: LocalStack, stopping: list[int]) -> None:
+    """Seeds the demo world, waits for the event pump to settle it (fan-out
+    and jobs included), says so in one line, then prints the try-it block."""
+    from devstack import demo
+
+    print(f"Seeding the demo world ({demo.WORLD}) through the API...", flush=True)
+    started = time.monotonic()
+    # Its hundred-odd requests and the events they make are not worth a line each (warnings still
+    # show): the settled line sums them up.
+    chirp = logging.getLogger("chirp")
+    chirp.setLevel(logging.WARNING)
+    try:
+        tokens = demo.seed(stack.url, settle=lambda: _settle(stack, stopping), is_celebrity=_is_celebrity)
+        since = stack.pump.next_round()
+        settled = _settle(stack, stopping, since)
+    finally:
+        chirp.setLevel(logging.INFO)
+    if stopping:
+        return
+    if settled:
+        print(_settled_line(stack, started), flush=True)
+    else:
+        print(f"The demo world is still settling after {SETTLE_SECONDS} s; a line will say when it has.",
+              flush=True)
+        threading.Thread(target=_announce_settled, args=(stack, stopping, since, started), daemon=True,
+                         name="chirp-settled").start()
+    _print_whole(demo.curl_examples(stack.url, tokens["alice"]).splitlines())
+
+
+def _settle(stack: LocalStack, stopping: list[int], since: int | None = None) -> bool:
+    """Waits, up to SETTLE_SECONDS, for the pump to have handled everything
+    written before now (or before its round `since`); False on Ctrl-C or time out."""
+    since = stack.pump.next_round() if since is None else since
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not stopping and time.monotonic() < deadline:
+        if stack.pump.wait_settled(since, STOP_POLL_SECONDS):
+            return True
+    return False
+
+
+def _announce_settled(stack: LocalStack, stopping: list[int], since: int, started: float) -> None:
+    while not stopping:
+        if stack.pump.wait_settled(since, 1.0):
+            print(_settled_line(stack, started), flush=True)
+            return
+
+
+def _settled_line(stack: LocalStack, started: float) -> str:
+    from devstack import demo
+
+    run = stack.metrics
+    pushed, pulled, jobs = len(run.get("FanoutLag")), len(run.get("FanoutPulled")), len(run.get("Jobs"))
+    return (f"Demo world settled in {time.monotonic() - started:.1f} s: {demo.WORLD}; fan-out done "
+            f"({pushed} pushed to followers' timelines, {pulled} left to merge on read, "
+            f"{jobs} {'job' if jobs == 1 else 'jobs'})")
+
+
+def _print_whole(lines: list[str]) -> None:
+    """Prints `lines` with no log line in between: every handler that could
+    write one (the chirp logger's, the root's) is held meanwhile. A thread
+    logging waits; none holds two handlers at once, so none can deadlock
+    with this."""
+    handlers = list(dict.fromkeys(logging.getLogger("chirp").handlers + logging.getLogger().handlers))
+    for handler in handlers:
+        handler.acquire()
+    try:
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        sys.stdout.flush()
+    finally:
+        for handler in reversed(handlers):
+            handler.release()
 
 
 def _is_celebrity(handle: str) -> bool:

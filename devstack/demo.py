@@ -11,6 +11,7 @@ timeline shows once. Ranked (`?ranked=1`), @alice's home timeline puts
 often likes @carol's tweets.
 """
 import time
+from collections.abc import Callable
 
 import requests
 
@@ -47,6 +48,8 @@ REPLY_LIKES = [("alice", 1)]  # by index into REPLIES: @alice likes four of @car
 # @alice and @dave follow both retweeters but not @fan1: their homes show the tweet once.
 RETWEETS = [("bob", 5), ("carol", 5)]
 QUOTES = [("dave", 1, "This is the whole trade-off in one line. #serverless")]
+TWEET_COUNT = len(TWEETS) + len(REPLIES) + len(QUOTES) + len(CELEBRITY_TWEETS)
+WORLD = f"{len(USERS)} users, {TWEET_COUNT} tweets and {len(RETWEETS)} retweets"
 
 
 def _call(base: str, method: str, path: str, body=None, token=None):
@@ -65,11 +68,15 @@ def _token(base: str, handle: str, display_name: str) -> str:
     return body["token"]
 
 
-def seed(base: str, is_celebrity=None, timeout: float = 30) -> dict[str, str]:
+def seed(base: str, settle: Callable[[], object] | None = None,
+         is_celebrity: Callable[[str], bool] | None = None, timeout: float = 30) -> dict[str, str]:
     """Creates the demo users, follows and tweets; returns handle -> token.
 
-    `is_celebrity(handle)` tells when the follows stream has moved @nasa to
-    the pull path; its tweet waits for that, so the demo shows the merge."""
+    @nasa's tweet waits until the follows stream has moved @nasa to the pull
+    path, so the demo shows the merge: `settle()` returns once the event
+    pump has handled everything written so far (the follows included), and
+    `is_celebrity(handle)` tells whether it has (polled, up to `timeout`
+    seconds, if `settle` did not do it)."""
     tokens = {handle: _token(base, handle, name) for handle, name in USERS}
     for follower, followee in FOLLOWS:
         _call(base, "POST", f"/users/{followee}/follow", token=tokens[follower])
@@ -85,6 +92,8 @@ def seed(base: str, is_celebrity=None, timeout: float = 30) -> dict[str, str]:
         _call(base, "POST", f"/tweets/{replies[index]}/like", token=tokens[user])
     for user, index in RETWEETS:
         _call(base, "POST", f"/tweets/{posted[index]}/retweet", token=tokens[user])
+    if settle is not None:
+        settle()
     deadline = time.monotonic() + timeout
     while is_celebrity and not is_celebrity(CELEBRITY) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -119,4 +128,8 @@ def curl_examples(base: str, token: str) -> str:
         f"  curl -s {base}/tweets/<id>/replies",
         f"  curl -s -X POST {base}/auth/signup {json_type} "
         "-d '{\"handle\": \"you\", \"password\": \"at-least-8-chars\"}'",
+        "Demo accounts: " + " ".join(f"@{handle}" for handle, _ in USERS),
+        f"  every demo account's password: {PASSWORD}",
+        f"  curl -s -X POST {base}/auth/login {json_type} "
+        f"-d '{{\"handle\": \"bob\", \"password\": \"{PASSWORD}\"}}'   # a token for @bob",
     ])

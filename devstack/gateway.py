@@ -6,6 +6,9 @@ GatewayResponses in infra/ shape those answers; here ContractGateway (a
 chalice.local.LocalGateway) does the same for the local server and the
 tests. Both answer from deploy.gateway_responses (GATEWAY_ERRORS).
 """
+import functools
+from collections.abc import Callable
+
 from chalice.config import Config
 from chalice.local import (
     ChaliceRequestHandler,
@@ -59,8 +62,13 @@ class ContractGateway(LocalGateway):
 
 
 class ContractRequestHandler(ChaliceRequestHandler):
-    def __init__(self, request, client_address, server, app_object, config):
+    """`on_response(status)`, if given, hears of every answer sent (the
+    local stack counts them: devstack.run_metrics)."""
+
+    def __init__(self, request, client_address, server, app_object, config,
+                 on_response: Callable[[int], None] | None = None):
         self.local_gateway = ContractGateway(app_object, config)
+        self.on_response = on_response
         # Skip ChaliceRequestHandler.__init__, which would build a plain gateway.
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
 
@@ -74,6 +82,10 @@ class ContractRequestHandler(ChaliceRequestHandler):
         self._generic_handle()
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _contract_handle
+
+    def log_request(self, code="-", size="-"):  # every answer, gateway errors included, passes here
+        if self.on_response is not None and isinstance(code, int):
+            self.on_response(int(code))
 
     def log_message(self, format, *args):  # one quiet line per request
         pass
@@ -91,11 +103,14 @@ def _thread_local_requests(app) -> None:
         app.__class__ = CustomLocalChalice
 
 
-def make_server(app, host: str, port: int) -> LocalDevServer:
+def make_server(app, host: str, port: int,
+                on_response: Callable[[int], None] | None = None) -> LocalDevServer:
     """A threaded HTTP server for `app` (as `chalice local` would serve it),
-    answering gateway errors in the contract's shape."""
+    answering gateway errors in the contract's shape; `on_response(status)`
+    is called for every answer it sends."""
     _thread_local_requests(app)
-    return LocalDevServer(app, local_config(), host, port, handler_cls=ContractRequestHandler)
+    handler = functools.partial(ContractRequestHandler, on_response=on_response)
+    return LocalDevServer(app, local_config(), host, port, handler_cls=handler)
 
 
 def make_gateway(app) -> ContractGateway:

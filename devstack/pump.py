@@ -657,6 +657,10 @@ class _QueueMapping:
         self.batch_size = config.batch_size
         self.url: str | None = None
         self.arn = ""
+        try:  # found now if it exists, so its "reading" line comes with the streams'
+            self._find_queue()
+        except AWS_ERRORS as error:
+            log.warning("%s: cannot read %s yet (%s)", function.function_name, self.queue, error)
 
     def poll(self) -> bool:
         try:
@@ -671,6 +675,17 @@ class _QueueMapping:
                 log.warning("%s: cannot read %s (%s)", self.function.function_name, self.queue, error)
             self.url = None  # look it up again next time: queues come and go locally
             return False
+
+    def held(self) -> int:
+        """The messages the queue holds: waiting, in flight or delayed
+        (SQS's approximate counts, exact on moto). 0 for a queue that does
+        not exist."""
+        if self.url is None and not self._find_queue():
+            return 0
+        attributes = self.clients.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        return sum(int(count) for count in attributes.values())
 
     def _find_queue(self) -> bool:
         try:
@@ -755,9 +770,12 @@ class _Schedule:
         except Exception:
             log.exception("%s failed", self.function.function_name)
 
-    def tick(self) -> None:
-        if self.clock() >= self.due:
-            self.run()
+    def tick(self) -> bool:
+        """Runs the handler if it is due; True if it ran."""
+        if self.clock() < self.due:
+            return False
+        self.run()
+        return True
 
 
 # --- the pump --------------------------------------------------------------------------------------------
@@ -775,6 +793,11 @@ class EventPump:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # The background thread's rounds, numbered from 1, for `wait_settled`.
+        self._rounds = threading.Condition()
+        self._begun = 0  # rounds begun
+        self._settled = 0  # the last of them that found the pump settled (0: none yet)
+        self._waiters = 0  # callers in wait_settled: only for them does an idle round check the queues
 
     @classmethod
     def for_app(cls, app: Chalice, policies: Mapping[str, MappingPolicy] | None = None, *,
@@ -830,6 +853,41 @@ class EventPump:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the event pump still had work after {timeout} s")
 
+    def settled_now(self) -> bool:
+        """No queue holds a message (waiting, in flight or delayed: a job not
+        run yet). With a round that found nothing to deliver, that is settled."""
+        return not any(mapping.held() for mapping in self._mappings if isinstance(mapping, _QueueMapping))
+
+    def next_round(self) -> int:
+        """The number the background thread's next round will have: what
+        `wait_settled` waits from."""
+        with self._rounds:
+            return self._begun + 1
+
+    def wait_settled(self, since: int, timeout: float) -> bool:
+        """Waits until a round of the background thread numbered `since` or
+        later (`next_round`) found nothing to deliver on any stream or queue
+        and no schedule due, and no queue holding a message: everything
+        written before that round began has been handled, and everything the
+        handlers wrote too, fan-out jobs included. False if `timeout` ran out
+        first (call again with the same `since` to wait on). Without the
+        background thread, drains (timing out with TimeoutError) instead."""
+        if not self.running:
+            self.drain(timeout)
+            return self.settled_now()
+        deadline = time.monotonic() + timeout
+        with self._rounds:
+            self._waiters += 1
+            try:
+                while self._settled < since:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.running:
+                        return False
+                    self._rounds.wait(left)
+                return True
+            finally:
+                self._waiters -= 1
+
     def run_schedules(self) -> None:
         """Invokes every scheduled handler once, now."""
         with self._lock:
@@ -858,14 +916,23 @@ class EventPump:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            with self._rounds:
+                self._begun += 1
+                number, waited_for = self._begun, self._waiters > 0
+            settled = False
             try:
                 busy = self.poll_once()
                 with self._lock:
                     for schedule in self._schedules:
-                        schedule.tick()
+                        busy |= schedule.tick()
+                settled = not busy and waited_for and self.settled_now()
             except Exception:  # the pump must outlive any one bad poll
                 log.exception("event pump poll failed")
                 busy = False
+            with self._rounds:
+                if settled:
+                    self._settled = number
+                self._rounds.notify_all()
             # On at once while there is work (a short pause bounds a retry loop);
             # otherwise Lambda's rate of 4 polls a second.
             self._stopping.wait(0.01 if busy else self._poll_interval)

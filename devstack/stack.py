@@ -234,6 +234,7 @@ class LocalStack:
         self.endpoint: str | None = None
         self.http: Any = None  # chalice's LocalDevServer
         self.pump: Any = None  # devstack.pump.EventPump
+        self.metrics: Any = None  # devstack.run_metrics.RunMetrics: what the run measured, from start on
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "LocalStack":
@@ -243,8 +244,11 @@ class LocalStack:
         self.endpoint = endpoint
         configure_environment(endpoint)
         from deploy.event_sources import mapping_policies
+        from devstack import run_metrics
         from devstack.resources import ensure_queues, ensure_tables
 
+        self.metrics = run_metrics.RunMetrics()
+        run_metrics.observe(self.metrics)
         ensure_tables(dynamodb_client())
         ensure_queues(boto3.client("sqs"))
         from app import app
@@ -254,7 +258,7 @@ class LocalStack:
         self.app = app
         self.pump = EventPump.for_app(app, mapping_policies())
         self.pump.start()
-        self.http = make_server(app, self.host, self.port)
+        self.http = make_server(app, self.host, self.port, on_response=self.metrics.response)
         self.port = self.http.server.server_address[1]
         thread = threading.Thread(target=self.http.server.serve_forever, name="chirp-http", daemon=True)
         thread.start()
@@ -273,3 +277,7 @@ class LocalStack:
             self.pump.stop()
         if self.moto:
             self.moto.stop()
+        if self.metrics:
+            from devstack import run_metrics
+
+            run_metrics.observe(None)

@@ -12,6 +12,11 @@ from tests.e2e.conftest import start_stack
 pytestmark = pytest.mark.e2e
 
 WAIT_SECONDS = 60  # how long to wait for an event: a ceiling, not an expectation (CPU contention)
+# @alice's home timeline in the demo world, by author.
+DEMO_HOME = ["nasa", "bob", "carol", "bob", "carol", "carol", "alice", "alice", "carol", "bob"]
+SETTLED = re.compile(r"^Demo world settled in [\d.]+ s: 13 users, 12 tweets and 2 retweets; fan-out done "
+                     r"\(13 pushed to followers' timelines, 1 left to merge on read, (\d+) jobs?\)$", re.M)
+LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d ")
 
 
 def _token(stack) -> str:
@@ -37,12 +42,60 @@ def test_demo_world_and_printed_token_work(running_stack):
     followers = requests.get(f"{base}/users/alice/followers", timeout=30).json()
     assert {u["handle"] for u in followers["data"]} == {"bob", "carol", "dave"}
     # @nasa merged on read; @fan1's tweet once, in @bob's (older) retweet, though @carol retweeted it too.
-    expected = ["nasa", "bob", "carol", "bob", "carol", "carol", "alice", "alice", "carol", "bob"]  # may lag
     home = eventually(lambda: _home(base, {"Authorization": f"Bearer {token}"}),
-                      lambda page: [t["author"]["handle"] for t in page["data"]] == expected)
+                      lambda page: [t["author"]["handle"] for t in page["data"]] == DEMO_HOME)
     assert home["data"][1]["retweet_of"]["author"]["handle"] == "fan1"
     assert home["data"][1]["retweet_of"]["counts"]["retweets"] == 2
     assert home["meta"]["partial"] is False
+
+
+
+def test_the_console_says_when_the_demo_world_has_settled_then_prints_the_block_whole(running_stack):
+    """The settled line comes before the try-it block, and means it: @alice's
+    home timeline is complete at once, nothing to wait for. No log line splits
+    the block, and every demo account logs in with the password it prints."""
+    out = running_stack.output()
+    settled = SETTLED.search(out)
+    assert settled, out
+    assert int(settled.group(1)) >= 1  # @nasa's promotion to the pull path, at least
+    block = out[out.index("Try it"):out.index("Chirp API listening")].splitlines()
+    assert out.index(settled.group(0)) < out.index("Try it")
+    assert not [line for line in block if LOG_LINE.match(line)], block
+    assert all(line.startswith("  ") for line in block if not line.startswith(("Try it", "Demo accounts:")))
+
+    auth = {"Authorization": f"Bearer {_token(running_stack)}"}
+    assert [t["author"]["handle"] for t in _home(running_stack.url, auth)["data"]] == DEMO_HOME
+
+    handles = re.search(r"^Demo accounts: (.+)$", out, re.M).group(1).split()
+    password = re.search(r"^  every demo account's password: (\S+)$", out, re.M).group(1)
+    assert len(handles) == 13 and "@nasa" in handles
+    for handle in handles:
+        login = requests.post(f"{running_stack.url}/auth/login",
+                              json={"handle": handle.removeprefix("@"), "password": password}, timeout=30)
+        assert login.status_code == 200, (handle, login.text)
+
+
+def test_ctrl_c_prints_what_the_run_measured():
+    """After Ctrl-C, a summary of the metrics the run emitted (no EMF in text
+    mode): the demo world's 13 fan-outs, the one home page read here."""
+    stack = start_stack()
+    try:
+        assert SETTLED.search(stack.output()), stack.output()
+        auth = {"Authorization": f"Bearer {_token(stack)}"}
+        assert len(_home(stack.url, auth)["data"]) == len(DEMO_HOME)
+    finally:
+        assert stack.stop() == 0
+    stack.reader.join(30)  # the output to its end
+    out = stack.output()
+    summary = out[out.index("Stopping..."):]
+    assert re.search(r"^  fan-out lag: p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms over 13 tweets fanned out "
+                     r"\(nearest rank\)$", summary, re.M), summary
+    reads = re.compile(r"^  home timeline reads: 1 page, [\d.]+ DynamoDB calls a page \(mean\)$", re.M)
+    assert reads.search(summary), summary
+    assert re.search(r"^  jobs run: \d+ \(.*promote 1.*\)$", summary, re.M), summary
+    assert re.search(r"^  requests: \d+; errors: 0 failed stream records, 0 failed queue messages, "
+                     r"0 5xx responses$", summary, re.M), summary
+    assert '"_aws"' not in out  # no EMF line in text mode
 
 
 def test_the_demo_world_has_a_ranked_home_timeline(running_stack):
@@ -195,7 +248,9 @@ def test_uses_an_existing_endpoint_and_creates_missing_tables(moto_endpoint):
 def test_ctrl_c_stops_everything_cleanly():
     stack = start_stack({"DEMO": "0"})
     assert stack.stop() == 0
+    stack.reader.join(30)
     assert "Stopping..." in stack.output()
+    assert "  fan-out lag: none (no tweet fanned out)\n  home timeline reads: none\n" in stack.output()
     try:
         requests.get(f"{stack.url}/health", timeout=2)
         raise AssertionError("the server still answers after Ctrl-C")
