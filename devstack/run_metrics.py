@@ -11,19 +11,16 @@ each response's status to it (devstack.gateway). `summary` turns that into
 a few lines: fan-out lag percentiles, DynamoDB calls per home page, the
 failures.
 
-The hook replaces functions of chalicelib.observe.metrics, which every
-caller reaches through the module (`metrics.count(...)`), so nothing in
-chalicelib changes. Dev-only: never shipped to Lambda.
+chalicelib.observe.metrics tells its listeners of every value added,
+written to CloudWatch or not. Dev-only: never shipped to Lambda.
 """
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass
@@ -74,50 +71,20 @@ class RunMetrics:
 _current: list[RunMetrics] = []  # the RunMetrics that chalicelib's metrics go to (one, or none)
 
 
+def _record(name: str, value: float, dimension_value: str | None) -> None:
+    for run in _current:
+        run.add(name, value, dimension_value)
+
+
 def observe(run: RunMetrics | None) -> None:
     """Records every metric chalicelib adds from now on in `run` (None:
-    stop recording). Wraps chalicelib.observe.metrics' functions once per
-    process; import it only once the environment is set (devstack.stack)."""
+    stop recording), through chalicelib.observe.metrics' listeners; import
+    it only once the environment is set (devstack.stack)."""
     from chalicelib.observe import metrics
 
     _current[:] = [run] if run is not None else []
-    if getattr(metrics.count, "observed", False):
-        return
-
-    def recorded(function: Callable[..., None], record: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            for run in _current:
-                record(run, *args, **kwargs)
-            function(*args, **kwargs)
-
-        wrapper.observed = True  # type: ignore[attr-defined]
-        return wrapper
-
-    metrics.count = recorded(metrics.count, lambda run, name, value=1: run.add(name, value))
-    metrics.milliseconds = recorded(metrics.milliseconds, lambda run, name, value: run.add(name, value))
-    metrics.count_by = recorded(metrics.count_by, lambda run, name, dimension, value: run.add(name, 1, value))
-    metrics.flush = _cleared_when_disabled(metrics.flush)
-
-
-def _cleared_when_disabled(flush: Callable[[], None]) -> Callable[[], None]:
-    """Powertools' flush_metrics neither writes nor clears the invocation's
-    metrics when POWERTOOLS_METRICS_DISABLED is set, so they pile up across
-    invocations, and add_metric writes the pile as an EMF line once a metric
-    has 100 values, disabled or not: a JSON line in the middle of the text
-    console. Cleared here after each flush in that case, as an enabled flush
-    would."""
-    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-
-    from chalicelib.observe import metrics
-
-    @functools.wraps(flush)
-    def wrapper() -> None:
-        flush()
-        if is_metrics_disabled() and metrics.metrics.metric_set:
-            metrics.metrics.clear_metrics()
-
-    return wrapper
+    if _record not in metrics.listeners:
+        metrics.listeners.append(_record)
 
 
 # --- the summary ---------------------------------------------------------------------------------------

@@ -98,7 +98,10 @@ def redrive_all() -> dict[str, Counts]:
         except Exception:  # the queue could not be read: the next run tries again
             logger.exception("the redrive of %s failed", queue)
             counts[queue] = Counts(left=1)
-    logger.info("redrive: %s", {queue: vars(c) for queue, c in counts.items()})
+    # Every few minutes: a line only when there was something to redrive.
+    found = any(any(vars(c).values()) for c in counts.values())
+    logger.log(logging.INFO if found else logging.DEBUG, "redrive: %s",
+               {queue: vars(c) for queue, c in counts.items()})
     return counts
 
 
