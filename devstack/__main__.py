@@ -89,13 +89,14 @@ def _seed_demo_world(stack: LocalStack, stopping: list[int]) -> None:
     # Its hundred-odd requests and the events they make are not worth a line each (warnings still
     # show): the settled line sums them up.
     chirp = logging.getLogger("chirp")
-    chirp.setLevel(logging.WARNING)
+    level = chirp.level  # LOG_LEVEL's
+    chirp.setLevel(max(level, logging.WARNING))
     try:
         tokens = demo.seed(stack.url, settle=lambda: _settle(stack, stopping), is_celebrity=_is_celebrity)
         since = stack.pump.next_round()
         settled = _settle(stack, stopping, since)
     finally:
-        chirp.setLevel(logging.INFO)
+        chirp.setLevel(level)
     if stopping:
         return
     if settled:
