@@ -15,7 +15,7 @@ from chalicelib.home import feed, ranked
 from chalicelib.notifications import inbox
 from chalicelib.storage import jobs
 from chalicelib.tweets import deletion, likes, retweets, tweets, views
-from chalicelib.web import access_log, auth, errors, inputs, pages
+from chalicelib.web import access_log, auth, errors, inputs, openapi, pages
 from chalicelib.web.shapes import notification_json, ranking_json, tweet_json, user_json
 
 app = Chalice(app_name="chirp")
@@ -34,11 +34,17 @@ def _request():
     return app.current_request
 
 
-# --- health -----------------------------------------------------------------
+# --- health and the contract ---------------------------------------------------
 
 @route("/health")
 def health():
     return {"status": "ok"}
+
+
+@route("/openapi.json")
+def openapi_document():
+    """The contract, OpenAPI 3.1 (chalicelib.web.openapi)."""
+    return openapi.document(app)
 
 
 # --- accounts ---------------------------------------------------------------

@@ -3,6 +3,7 @@ same gateway the local server uses (so authorizer and gateway errors behave
 as over HTTP)."""
 import itertools
 import json
+import logging
 from dataclasses import dataclass
 
 import boto3
@@ -58,6 +59,38 @@ class ApiClient:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+
+class Answered(logging.Handler):
+    """(method, route, status) of every answer the app gave, from its access lines."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[tuple[str, str, int]] = set()
+
+    def emit(self, record):
+        status = getattr(record, "status", None)
+        if isinstance(status, int):
+            self.seen.add((record.method, record.route, status))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def answers_are_documented():
+    """Every status any integration test saw a route answer (5xx aside: the
+    fault tests cause those on purpose) is one the OpenAPI document lists for
+    that route (chalicelib.web.openapi), checked when the session ends."""
+    from app import app
+    from chalicelib.web import openapi
+
+    answered = Answered()
+    access = logging.getLogger("chirp.access")
+    access.addHandler(answered)
+    yield
+    access.removeHandler(answered)
+    paths = openapi.document(app)["paths"]
+    undocumented = sorted((method, route, status) for method, route, status in answered.seen
+                          if status < 500 and str(status) not in paths[route][method.lower()]["responses"])
+    assert undocumented == [], f"answered but not in the OpenAPI document: {undocumented}"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,283 @@
+"""The API's contract as an OpenAPI 3.1 document: served at GET /openapi.json,
+rendered by GET /docs, fuzzed by schemathesis (tests/e2e/test_fuzz.py).
+
+The paths, methods, path parameters and which routes need a bearer token
+come from the Chalice app itself; what each operation takes and answers is
+the OPERATIONS table below. `document` refuses a route the table does not
+describe (and the reverse), and tests/integration/test_openapi.py holds the
+table to the code: every status a route answers in the tests is listed,
+every query parameter listed is one the route reads.
+
+The document is not the API Gateway definition: Chalice generates that
+(Swagger 2.0, from the same routes), and API Gateway imports OpenAPI 3.0 at
+most, not 3.1 (README, "The API contract").
+"""
+from functools import cache
+from typing import Any
+
+from chalicelib import settings
+from chalicelib.accounts.users import HANDLE_RE
+
+# --- schemas ---------------------------------------------------------------------
+
+ID = {"type": "string", "pattern": r"^[1-9][0-9]{0,18}$", "description": "A 64-bit id, as a string",
+      "examples": ["916005710418292736"]}
+NULLABLE_ID = {**ID, "type": ["string", "null"]}
+TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+HANDLE = {"type": "string", "pattern": f"^{HANDLE_RE.pattern.strip('^$')}$", "minLength": 1,
+          "maxLength": settings.HANDLE_MAX, "examples": ["alice"]}
+INDICES = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2,
+           "description": "Start and end, in code points of the text as sent"}
+
+
+def _object(properties: dict, required: list[str] | None = None, **extra: Any) -> dict:
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required,
+            "additionalProperties": False, **extra}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _entity(**properties: dict) -> dict:
+    return {"type": "array", "items": _object({**properties, "indices": INDICES})}
+
+
+SCHEMAS: dict[str, dict] = {
+    "Error": _object({"error": _object({
+        "code": {"type": "string", "description": "Stable, for programs: `not_found`, `invalid_cursor`, ..."},
+        "message": {"type": "string", "description": "For people"}})}),
+    "User": _object({
+        "id": ID, "handle": HANDLE,
+        "display_name": {"type": "string", "maxLength": settings.DISPLAY_NAME_MAX},
+        "bio": {"type": "string"}, "created_at": TIME,
+        "followers_count": {"type": "integer", "minimum": 0},
+        "following_count": {"type": "integer", "minimum": 0},
+        "tweets_count": {"type": "integer", "minimum": 0}}),
+    "Entities": _object({
+        "hashtags": _entity(tag={"type": "string"}),
+        "mentions": _entity(handle={"type": "string"}, user_id=NULLABLE_ID),
+        "urls": _entity(url={"type": "string"}),
+        "cashtags": _entity(tag={"type": "string"})}),
+    "Tweet": _object({
+        "id": ID,
+        "author": _object({"id": ID, "handle": HANDLE, "display_name": {"type": "string"}}),
+        "text": {"type": "string", "description": "Empty on a retweet"},
+        "created_at": TIME,
+        "entities": _ref("Entities"),
+        "reply_to_id": NULLABLE_ID, "quote_of_id": NULLABLE_ID, "conversation_id": NULLABLE_ID,
+        "counts": _object({name: {"type": "integer", "minimum": 0}
+                           for name in ("likes", "retweets", "replies", "quotes", "views")}),
+        "retweet_of": {"oneOf": [_ref("Tweet"), {"type": "null"}],
+                       "description": "The original, on a retweet; null otherwise"}}),
+    "RankedTweet": {"allOf": [_ref("Tweet")], "type": "object", "properties": {"ranking": _object({
+        "score": {"type": "number"}, "reasons": {"type": "array", "items": {"type": "string"}}})},
+        "required": ["ranking"]},
+    "Notification": _object({
+        "id": ID, "type": {"enum": ["mention", "reply", "like", "retweet", "follow"]},
+        "actor": _ref("User"), "tweet": {"oneOf": [_ref("Tweet"), {"type": "null"}]}, "created_at": TIME}),
+    "ListMeta": {"type": "object", "properties": {
+        "next_cursor": {"type": ["string", "null"], "description": "Pass back as `cursor`; null on the last page"},
+        "newest_id": NULLABLE_ID, "oldest_id": NULLABLE_ID},
+        "required": ["next_cursor", "newest_id", "oldest_id"]},
+}
+
+
+def _list(item: str, **meta: dict) -> dict:
+    return _object({"data": {"type": "array", "items": _ref(item)},
+                    "meta": {"allOf": [_ref("ListMeta")], "type": "object", "properties": meta,
+                             "required": sorted(meta)} if meta else _ref("ListMeta")})
+
+
+SCHEMAS.update({
+    "TweetList": _list("Tweet"),
+    "UserList": _list("User"),
+    "NotificationList": _list("Notification"),
+    "HomeTimeline": _list("Tweet", ranked={"const": False},
+                          partial={"type": "boolean", "description": "True while a returning user's "
+                                                                     "timeline is rebuilt"}),
+    "RankedHomeTimeline": _list("RankedTweet", ranked={"const": True}, partial={"type": "boolean"},
+                                snapshot_expires_at={"type": ["string", "null"], "format": "date-time"}),
+})
+
+# --- parameters --------------------------------------------------------------------
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": settings.PAGE_MAX, "default": 20},
+               "Items per page")
+CURSOR = _query("cursor", {"type": "string"}, "`meta.next_cursor` of the previous page; opaque, signed")
+MAX_ID = _query("max_id", ID, "Only items older than this id (not with `cursor`)")
+SINCE_ID = _query("since_id", ID, "Only items newer than this id (not with `cursor`)")
+RANKED = _query("ranked", {"enum": ["0", "1", "true", "false"]},
+                "1 for interesting first (each item with its `ranking`); takes `cursor`, not the id bounds")
+TWEET_PAGE = [LIMIT, CURSOR, MAX_ID, SINCE_ID]
+USER_PAGE = [LIMIT, CURSOR]
+PATH_SCHEMAS = {"handle": HANDLE, "tweet_id": ID, "tag": {"type": "string", "minLength": 1}}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": settings.IDEMPOTENCY_KEY_MAX,
+                              "pattern": "^[!-~]+$"},
+                   "description": "Retry freely: the same key from the same author within 24 hours "
+                                  "returns the first tweet (with `Idempotent-Replayed: true`)"}
+
+# --- operations -----------------------------------------------------------------------
+
+PASSWORD = {"type": "string", "minLength": settings.PASSWORD_MIN, "maxLength": settings.PASSWORD_MAX}
+BODIES = {
+    "Signup": _object({"handle": HANDLE, "password": PASSWORD,
+                       "display_name": {"type": "string", "minLength": 1, "maxLength": settings.DISPLAY_NAME_MAX}},
+                      required=["handle", "password"]),
+    "Login": _object({"handle": {"type": "string"}, "password": {"type": "string"}}),
+    "NewTweet": _object({"text": {"type": "string", "minLength": 1,
+                                  "description": f"A valid tweet by twitter-text: at most "
+                                                 f"{settings.TWEET_MAX_CHARS} weighted characters"},
+                         "reply_to_id": ID, "quote_of_id": ID}, required=["text"]),
+}
+ERRORS = {
+    400: "Invalid input (the message says which)",
+    401: "A valid bearer token is required",
+    403: "Not yours",
+    404: "No such thing (or route)",
+    409: "Taken",
+    413: f"The body is over {settings.MAX_BODY_BYTES} bytes",
+    415: "The body must be application/json",
+    422: "The idempotency key was used for another tweet",
+}
+
+
+def _ok(schema: dict | None, description: str, status: int = 200) -> dict:
+    answer: dict[str, Any] = {"description": description}
+    if schema is not None:
+        answer["content"] = {"application/json": {"schema": schema}}
+    return {status: answer}
+
+
+def _flag(name: str) -> dict:
+    return _object({name: {"type": "boolean"}})
+
+
+# (path, method) -> summary, what it takes (query, header, body) and answers
+# (success statuses with their schemas, then the error statuses it can give).
+OPERATIONS: dict[tuple[str, str], dict] = {
+    ("/health", "GET"): {"summary": "Liveness", "ok": _ok(_object({"status": {"const": "ok"}}), "Up")},
+    ("/openapi.json", "GET"): {"summary": "This document", "ok": _ok({"type": "object"}, "OpenAPI 3.1")},
+    ("/auth/signup", "POST"): {"summary": "Create an account", "body": "Signup",
+                               "ok": _ok(_object({"user": _ref("User"), "token": {"type": "string"}}),
+                                         "The user and a token", 201),
+                               "errors": [400, 409, 413, 415]},
+    ("/auth/login", "POST"): {"summary": "Get a token (valid 24 hours)", "body": "Login",
+                              "ok": _ok(_object({"token": {"type": "string"}}), "A token"),
+                              "errors": [400, 401, 413, 415]},
+    ("/me", "GET"): {"summary": "The caller", "ok": _ok(_ref("User"), "The caller's user"), "errors": [404]},
+    ("/users/{handle}", "GET"): {"summary": "A user", "ok": _ok(_ref("User"), "The user"), "errors": [404]},
+    ("/users/{handle}/tweets", "GET"): {"summary": "A user's tweets, newest first", "query": TWEET_PAGE,
+                                        "ok": _ok(_ref("TweetList"), "A page"), "errors": [400, 404]},
+    ("/users/{handle}/followers", "GET"): {"summary": "Who follows the user, newest follow first",
+                                           "query": USER_PAGE, "ok": _ok(_ref("UserList"), "A page"),
+                                           "errors": [400, 404]},
+    ("/users/{handle}/following", "GET"): {"summary": "Whom the user follows, newest follow first",
+                                           "query": USER_PAGE, "ok": _ok(_ref("UserList"), "A page"),
+                                           "errors": [400, 404]},
+    ("/users/{handle}/follow", "POST"): {"summary": "Follow (idempotent)", "ok": _ok(_flag("following"), "Done"),
+                                         "errors": [400, 404]},
+    ("/users/{handle}/follow", "DELETE"): {"summary": "Unfollow (idempotent)",
+                                           "ok": _ok(_flag("following"), "Done"), "errors": [400, 404]},
+    ("/tweets", "POST"): {"summary": "Post a tweet, a reply or a quote", "body": "NewTweet",
+                          "headers": [IDEMPOTENCY_KEY], "ok": _ok(_ref("Tweet"), "The tweet", 201),
+                          "errors": [400, 404, 413, 415, 422]},
+    ("/tweets/{tweet_id}", "GET"): {"summary": "A tweet", "ok": _ok(_ref("Tweet"), "The tweet"),
+                                    "errors": [404]},
+    ("/tweets/{tweet_id}", "DELETE"): {"summary": "Delete your tweet", "ok": _ok(None, "Deleted", 204),
+                                       "errors": [403, 404]},
+    ("/tweets/{tweet_id}/replies", "GET"): {"summary": "Replies, newest first", "query": TWEET_PAGE,
+                                            "ok": _ok(_ref("TweetList"), "A page"), "errors": [400, 404]},
+    ("/tweets/{tweet_id}/retweet", "POST"): {"summary": "Retweet (idempotent)",
+                                             "ok": {**_ok(_ref("Tweet"), "The retweet", 201),
+                                                    **_ok(_ref("Tweet"), "Already retweeted: that retweet")},
+                                             "errors": [404]},
+    ("/tweets/{tweet_id}/retweet", "DELETE"): {"summary": "Undo a retweet (idempotent)",
+                                               "ok": _ok(_flag("retweeted"), "Done"), "errors": [404]},
+    ("/tweets/{tweet_id}/like", "POST"): {"summary": "Like (idempotent)", "ok": _ok(_flag("liked"), "Done"),
+                                          "errors": [404]},
+    ("/tweets/{tweet_id}/like", "DELETE"): {"summary": "Unlike (idempotent)", "ok": _ok(_flag("liked"), "Done"),
+                                            "errors": [404]},
+    ("/hashtags/{tag}/tweets", "GET"): {"summary": "Tweets with a hashtag, any case, newest first",
+                                        "query": TWEET_PAGE, "ok": _ok(_ref("TweetList"), "A page"),
+                                        "errors": [400]},
+    ("/trends", "GET"): {"summary": "The most used hashtags of the last hour",
+                         "ok": _ok(_object({"data": {"type": "array", "items": _object(
+                             {"tag": {"type": "string"}, "count": {"type": "integer", "minimum": 0}})},
+                             "meta": _object({"window_minutes": {"type": "integer"}})}), "The trends")},
+    ("/notifications", "GET"): {"summary": "Your notifications, newest first", "query": TWEET_PAGE,
+                                "ok": _ok(_ref("NotificationList"), "A page"), "errors": [400]},
+    ("/timelines/home", "GET"): {"summary": "Your home timeline: newest first, or interesting first",
+                                 "query": [*TWEET_PAGE, RANKED],
+                                 "ok": _ok({"oneOf": [_ref("HomeTimeline"), _ref("RankedHomeTimeline")]},
+                                           "A page"), "errors": [400]},
+}
+
+# Public reads take an optional token: a valid one counts the reader's views.
+VIEWED = {"/users/{handle}/tweets", "/tweets/{tweet_id}", "/tweets/{tweet_id}/replies", "/hashtags/{tag}/tweets"}
+
+
+def _operation(path: str, method: str, entry: dict, authorized: bool) -> dict:
+    spec = OPERATIONS[(path, method)]
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    parameters = [{"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS[n]} for n in names]
+    parameters += spec.get("query", []) + spec.get("headers", [])
+    operation: dict[str, Any] = {
+        "operationId": f"{method.lower()}_{entry}",
+        "summary": spec["summary"],
+        "responses": {str(status): answer for status, answer in spec["ok"].items()},
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if "body" in spec:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{spec['body']}"}}}}
+    errors = set(spec.get("errors", [])) | ({401} if authorized else set())
+    for status in sorted(errors):
+        operation["responses"][str(status)] = {"description": ERRORS[status], "content": {
+            "application/json": {"schema": _ref("Error")}}}
+    if authorized:
+        operation["security"] = [{"bearer": []}]
+    elif path in VIEWED:
+        operation["security"] = [{}, {"bearer": []}]
+    return operation
+
+
+@cache
+def _built(routes: tuple[tuple[str, str, str, bool], ...]) -> dict:
+    paths: dict[str, dict] = {}
+    for path, method, view, authorized in routes:
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, view, authorized)
+    described = {(p, m) for p, m, _, _ in routes}
+    undescribed = sorted(set(OPERATIONS) - described)
+    if undescribed:
+        raise LookupError(f"OPERATIONS describes routes the app does not have: {undescribed}")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Chirp", "version": "1",
+                 "description": "A Twitter-style timeline service. JSON in and out; ids are strings; "
+                                "errors are `{\"error\": {\"code\", \"message\"}}`. See the README."},
+        "servers": [{"url": ".", "description": "Where this document is served from"}],
+        "paths": paths,
+        "components": {"schemas": {**SCHEMAS, **BODIES},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                                      "description": "From POST /auth/signup or /auth/login"}}},
+    }
+
+
+def document(app) -> dict:
+    """The OpenAPI document of `app`'s routes (built once per container)."""
+    routes = []
+    for path, methods in sorted(app.routes.items()):
+        for method, entry in sorted(methods.items()):
+            if (path, method) not in OPERATIONS:
+                raise LookupError(f"{method} {path} is not described in chalicelib.web.openapi.OPERATIONS")
+            routes.append((path, method, entry.view_name, entry.authorizer is not None))
+    return _built(tuple(routes))
