@@ -78,7 +78,8 @@ SCHEMAS: dict[str, dict] = {
         "id": ID, "type": {"enum": ["mention", "reply", "like", "retweet", "follow"]},
         "actor": _ref("User"), "tweet": {"oneOf": [_ref("Tweet"), {"type": "null"}]}, "created_at": TIME}),
     "ListMeta": {"type": "object", "properties": {
-        "next_cursor": {"type": ["string", "null"], "description": "Pass back as `cursor`; null on the last page"},
+        "next_cursor": {"type": ["string", "null"],
+                        "description": "Pass back as `cursor`; null on the last page"},
         "newest_id": NULLABLE_ID, "oldest_id": NULLABLE_ID},
         "required": ["next_cursor", "newest_id", "oldest_id"]},
 }
@@ -129,7 +130,8 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
 PASSWORD = {"type": "string", "minLength": settings.PASSWORD_MIN, "maxLength": settings.PASSWORD_MAX}
 BODIES = {
     "Signup": _object({"handle": HANDLE, "password": PASSWORD,
-                       "display_name": {"type": "string", "minLength": 1, "maxLength": settings.DISPLAY_NAME_MAX}},
+                       "display_name": {"type": "string", "minLength": 1,
+                                        "maxLength": settings.DISPLAY_NAME_MAX}},
                       required=["handle", "password"]),
     "Login": _object({"handle": {"type": "string"}, "password": {"type": "string"}}),
     "NewTweet": _object({"text": {"type": "string", "minLength": 1,
@@ -141,8 +143,8 @@ ERRORS = {
     400: "Invalid input (the message says which)",
     401: "A valid bearer token is required",
     403: "Not yours",
-    404: "No such thing (or route)",
-    409: "Taken",
+    404: "No such thing (or route); for the caller's own resources, their account is gone",
+    409: "Taken, or (an idempotency key) still being used by a request in flight",
     413: f"The body is over {settings.MAX_BODY_BYTES} bytes",
     415: "The body must be application/json",
     422: "The idempotency key was used for another tweet",
@@ -182,13 +184,13 @@ OPERATIONS: dict[tuple[str, str], dict] = {
     ("/users/{handle}/following", "GET"): {"summary": "Whom the user follows, newest follow first",
                                            "query": USER_PAGE, "ok": _ok(_ref("UserList"), "A page"),
                                            "errors": [400, 404]},
-    ("/users/{handle}/follow", "POST"): {"summary": "Follow (idempotent)", "ok": _ok(_flag("following"), "Done"),
-                                         "errors": [400, 404]},
+    ("/users/{handle}/follow", "POST"): {"summary": "Follow (idempotent)",
+                                         "ok": _ok(_flag("following"), "Done"), "errors": [400, 404]},
     ("/users/{handle}/follow", "DELETE"): {"summary": "Unfollow (idempotent)",
                                            "ok": _ok(_flag("following"), "Done"), "errors": [400, 404]},
     ("/tweets", "POST"): {"summary": "Post a tweet, a reply or a quote", "body": "NewTweet",
                           "headers": [IDEMPOTENCY_KEY], "ok": _ok(_ref("Tweet"), "The tweet", 201),
-                          "errors": [400, 404, 413, 415, 422]},
+                          "errors": [400, 404, 409, 413, 415, 422]},
     ("/tweets/{tweet_id}", "GET"): {"summary": "A tweet", "ok": _ok(_ref("Tweet"), "The tweet"),
                                     "errors": [404]},
     ("/tweets/{tweet_id}", "DELETE"): {"summary": "Delete your tweet", "ok": _ok(None, "Deleted", 204),
@@ -203,8 +205,8 @@ OPERATIONS: dict[tuple[str, str], dict] = {
                                                "ok": _ok(_flag("retweeted"), "Done"), "errors": [404]},
     ("/tweets/{tweet_id}/like", "POST"): {"summary": "Like (idempotent)", "ok": _ok(_flag("liked"), "Done"),
                                           "errors": [404]},
-    ("/tweets/{tweet_id}/like", "DELETE"): {"summary": "Unlike (idempotent)", "ok": _ok(_flag("liked"), "Done"),
-                                            "errors": [404]},
+    ("/tweets/{tweet_id}/like", "DELETE"): {"summary": "Unlike (idempotent)",
+                                            "ok": _ok(_flag("liked"), "Done"), "errors": [404]},
     ("/hashtags/{tag}/tweets", "GET"): {"summary": "Tweets with a hashtag, any case, newest first",
                                         "query": TWEET_PAGE, "ok": _ok(_ref("TweetList"), "A page"),
                                         "errors": [400]},
@@ -217,11 +219,12 @@ OPERATIONS: dict[tuple[str, str], dict] = {
     ("/timelines/home", "GET"): {"summary": "Your home timeline: newest first, or interesting first",
                                  "query": [*TWEET_PAGE, RANKED],
                                  "ok": _ok({"oneOf": [_ref("HomeTimeline"), _ref("RankedHomeTimeline")]},
-                                           "A page"), "errors": [400]},
+                                           "A page"), "errors": [400, 404]},
 }
 
 # Public reads take an optional token: a valid one counts the reader's views.
-VIEWED = {"/users/{handle}/tweets", "/tweets/{tweet_id}", "/tweets/{tweet_id}/replies", "/hashtags/{tag}/tweets"}
+VIEWED = {"/users/{handle}/tweets", "/tweets/{tweet_id}", "/tweets/{tweet_id}/replies",
+          "/hashtags/{tag}/tweets"}
 
 
 def _operation(path: str, method: str, entry: dict, authorized: bool) -> dict:
@@ -267,8 +270,9 @@ def _built(routes: tuple[tuple[str, str, str, bool], ...]) -> dict:
         "servers": [{"url": ".", "description": "Where this document is served from"}],
         "paths": paths,
         "components": {"schemas": {**SCHEMAS, **BODIES},
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                                                      "description": "From POST /auth/signup or /auth/login"}}},
+                       "securitySchemes": {"bearer": {
+                           "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": "From POST /auth/signup or /auth/login"}}},
     }
 
 

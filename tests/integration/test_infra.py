@@ -772,6 +772,7 @@ def _run_every_path(api, recorder) -> None:
     token = {handle: t for handle, (_, t) in users.items()}
     replies = [
         api.get("/health"),
+        api.get("/openapi.json"),
         api.post("/auth/signup", {"handle": "ALICE", "password": "password1"}),  # a clash
         api.post("/auth/login", {"handle": "alice", "password": "correct horse"}),
         api.get("/me", token=token["alice"]),
