@@ -15,7 +15,7 @@ from chalicelib.home import feed, ranked
 from chalicelib.notifications import inbox
 from chalicelib.storage import jobs
 from chalicelib.tweets import deletion, likes, retweets, tweets, views
-from chalicelib.web import access_log, auth, errors, inputs, openapi, pages
+from chalicelib.web import access_log, auth, docs, errors, inputs, openapi, pages
 from chalicelib.web.shapes import notification_json, ranking_json, tweet_json, user_json
 
 app = Chalice(app_name="chirp")
@@ -45,6 +45,17 @@ def health():
 def openapi_document():
     """The contract, OpenAPI 3.1 (chalicelib.web.openapi)."""
     return openapi.document(app)
+
+
+@route("/docs")
+def docs_page():
+    """The contract, to read and try (chalicelib.web.docs)."""
+    return docs.page()
+
+
+@route("/docs/{asset}")
+def docs_asset(asset):
+    return docs.asset(asset)
 
 
 # --- accounts ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib import settings
 from chalicelib.accounts.users import HANDLE_RE
+from chalicelib.web.docs import ASSETS
 
 # --- schemas ---------------------------------------------------------------------
 
@@ -118,7 +119,8 @@ RANKED = _query("ranked", {"enum": ["0", "1", "true", "false"]},
                 "1 for interesting first (each item with its `ranking`); takes `cursor`, not the id bounds")
 TWEET_PAGE = [LIMIT, CURSOR, MAX_ID, SINCE_ID]
 USER_PAGE = [LIMIT, CURSOR]
-PATH_SCHEMAS = {"handle": HANDLE, "tweet_id": ID, "tag": {"type": "string", "minLength": 1}}
+PATH_SCHEMAS = {"handle": HANDLE, "tweet_id": ID, "tag": {"type": "string", "minLength": 1},
+                "asset": {"enum": sorted(ASSETS)}}
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "schema": {"type": "string", "minLength": 1, "maxLength": settings.IDEMPOTENCY_KEY_MAX,
                               "pattern": "^[!-~]+$"},
@@ -158,6 +160,9 @@ def _ok(schema: dict | None, description: str, status: int = 200) -> dict:
     return {status: answer}
 
 
+TEXT = {"schema": {"type": "string"}}
+
+
 def _flag(name: str) -> dict:
     return _object({name: {"type": "boolean"}})
 
@@ -167,6 +172,12 @@ def _flag(name: str) -> dict:
 OPERATIONS: dict[tuple[str, str], dict] = {
     ("/health", "GET"): {"summary": "Liveness", "ok": _ok(_object({"status": {"const": "ok"}}), "Up")},
     ("/openapi.json", "GET"): {"summary": "This document", "ok": _ok({"type": "object"}, "OpenAPI 3.1")},
+    ("/docs", "GET"): {"summary": "This document, to read and try (Swagger UI)",
+                       "ok": {200: {"description": "A page", "content": {"text/html": TEXT}}}},
+    ("/docs/{asset}", "GET"): {"summary": "The docs page's script and style sheet",
+                               "ok": {200: {"description": "The file", "content": {
+                                   media.split(";")[0]: TEXT for media in ASSETS.values()}}},
+                               "errors": [404]},
     ("/auth/signup", "POST"): {"summary": "Create an account", "body": "Signup",
                                "ok": _ok(_object({"user": _ref("User"), "token": {"type": "string"}}),
                                          "The user and a token", 201),
