@@ -14,6 +14,10 @@ runs the same mapping policies), nothing here imports devstack.
 - event_sources: the app's stream and queue handlers, their mapping policies
   and what their mappings are set to on AWS
 - gateway_responses: API Gateway's own errors in the contract's shape
+- monitoring: the alarms, the dashboard and the names they find things by
+- api_stage: the API stage's throttling and access logging
+- security: the checkov checks not fixed and why (resource Metadata), and
+  running the pinned checkov
 - cloudformation: infra/tables.json and infra/api-<stage>.json
 - iam: the per-function policies in .chalice/
 - files: the generated files, written or checked for drift

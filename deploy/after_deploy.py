@@ -1,17 +1,18 @@
-"""After `chalice deploy`: what it can set neither of, put on what it made.
+"""After `chalice deploy`: what it cannot set, put on what it made.
 
-`chalice deploy` can set neither API Gateway's own responses nor the
+`chalice deploy` can set neither API Gateway's own responses, nor the
 mapping settings Chalice's decorators cannot carry, nor the API's name per
-stage; infra/api-<stage>.json does all three for `chalice package`
-(deploy.cloudformation). These put the same
-on what `chalice deploy` made; run them after each one
+stage, nor the stage's throttling and access logging; infra/api-<stage>.json
+does all four for `chalice package` (deploy.cloudformation). These put the
+same on what `chalice deploy` made; run them after each one
 (`python -m deploy after-deploy --stage <stage>`, see infra/README.md).
 """
 import json
 
+from deploy.api_stage import ensure_access_log_group, stage_patch_operations
 from deploy.event_sources import event_sources, mapping_settings
 from deploy.gateway_responses import gateway_responses
-from deploy.monitoring import api_name
+from deploy.monitoring import api_name, api_stage
 from deploy.naming import resource_name
 from deploy.project import CHALICE, ROOT, chalice_config, stage_config
 
@@ -46,6 +47,17 @@ def name_rest_api(client, rest_api_id: str, stage: str) -> None:
                            patchOperations=[{"op": "replace", "path": "/name", "value": api_name(stage)}])
 
 
+def apply_stage_settings(apigateway_client, logs_client, rest_api_id: str, stage: str) -> str:
+    """The stage's throttling and access logging (deploy.api_stage), with the
+    access log group created if missing (and its retention set). API
+    Gateway refuses access logging until the account has its CloudWatch
+    role (infra/README.md, step 0). Returns the log group's ARN."""
+    log_group_arn = ensure_access_log_group(logs_client, stage)
+    apigateway_client.update_stage(restApiId=rest_api_id, stageName=api_stage(stage),
+                                   patchOperations=stage_patch_operations(log_group_arn))
+    return log_group_arn
+
+
 def apply_mapping_settings(lambda_client, sqs_client, stage: str) -> list[str]:
     """Updates each handler's event-source mappings with mapping_settings.
     Without this, Lambda ignores the batchItemFailures the handlers return
@@ -66,13 +78,13 @@ def apply_mapping_settings(lambda_client, sqs_client, stage: str) -> list[str]:
                               "run (with TWEETS_STREAM_ARN and FOLLOWS_STREAM_ARN set)?")
         for mapping in mappings:
             lambda_client.update_event_source_mapping(UUID=mapping["UUID"],
-                                                      **mapping_settings(source, real_arn))
+                                                      **mapping_settings(source, real_arn, stage))
             updated.append(f"{function} <- {mapping['EventSourceArn']}")
     return updated
 
 
 def after_deploy(stage: str, rest_api_id: str | None = None) -> None:
-    """Both, on the deployed `stage`, with the AWS credentials at hand."""
+    """All of them, on the deployed `stage`, with the AWS credentials at hand."""
     import boto3
 
     rest_api_id = rest_api_id or deployed_rest_api_id(stage)
@@ -81,5 +93,7 @@ def after_deploy(stage: str, rest_api_id: str | None = None) -> None:
     print(f"gateway responses applied to {rest_api_id}, stage {stage_name} redeployed")
     name_rest_api(boto3.client("apigateway"), rest_api_id, stage)
     print(f"REST API {rest_api_id} named {api_name(stage)}")
+    log_group = apply_stage_settings(boto3.client("apigateway"), boto3.client("logs"), rest_api_id, stage)
+    print(f"stage {stage_name}: throttled, access logs to {log_group}")
     for mapping in apply_mapping_settings(boto3.client("lambda"), boto3.client("sqs"), stage):
         print(f"mapping settings applied: {mapping}")

@@ -11,7 +11,11 @@
   contract's shape (deploy.gateway_responses), and the event-source mapping
   settings Chalice cannot express (deploy.event_sources, as the local pump
   uses them), with the stream and queue ARNs imported from that stage's
-  data stack.
+  data stack; the alarms, dashboard and names (deploy.monitoring); the
+  stage's throttling and access logging (deploy.api_stage).
+
+Both carry, as resource Metadata, the checkov checks they do not pass and
+why (deploy.security).
 """
 import json
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 from chalice.app import DynamoDBEventConfig
 
 from chalicelib.storage.tables import ALL_MODELS, TTL_ATTRIBUTES
+from deploy.api_stage import api_stage_fragment
 from deploy.event_sources import chalice_event_id, event_sources, mapping_settings, source_table
 from deploy.gateway_responses import gateway_responses
 from deploy.monitoring import monitoring_fragment
@@ -34,6 +39,7 @@ from deploy.naming import (
 )
 from deploy.project import INFRA, stages
 from deploy.queues import dead_end_queues, queue_definitions, queue_shorts, visibility_timeouts
+from deploy.security import QUEUE, TABLE, metadata, skips_fragment
 from deploy.tables import stream_view_type, table_properties
 
 PROTECTED_STAGE = "prod"  # its tables also refuse a DeleteTable
@@ -79,6 +85,7 @@ def table_resource(model) -> dict:
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
         "Properties": {"TableName": {"Fn::Sub": table_name(model, STAGE_REF)}, **props},
+        **metadata(TABLE),  # the checkov checks not fixed, and why (deploy.security)
     }
 
 
@@ -148,7 +155,7 @@ def queue_resources() -> tuple[dict, dict]:
                 props[prop] = {"Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, logical + prop]}
         # SSE-SQS: encrypted at rest with no KMS key to manage or grant.
         props.update({"SqsManagedSseEnabled": True, "Tags": _tags()})
-        resources[logical] = {"Type": "AWS::SQS::Queue", "Properties": props}
+        resources[logical] = {"Type": "AWS::SQS::Queue", "Properties": props, **metadata(QUEUE)}
     return resources, ({"StageSettings": mappings} if mappings else {})
 
 
@@ -245,7 +252,7 @@ def event_sources_fragment(stage: str) -> dict:
 
     resources = {}
     for source in event_sources():
-        properties = mapping_settings(source, lambda short: imported(short, "arn"))
+        properties = mapping_settings(source, lambda short: imported(short, "arn"), stage)
         if isinstance(source, DynamoDBEventConfig):
             properties["Stream"] = imported(short_name(source_table(source)), "stream-arn")
         function, event = chalice_event_id(source)
@@ -256,7 +263,8 @@ def event_sources_fragment(stage: str) -> dict:
 # Each returns a partial template for one stage; api_template() deep-merges
 # them, and `chalice package --merge-template` deep-merges the result into
 # its own output (dicts merge, anything else replaces).
-API_FRAGMENTS = (gateway_responses_fragment, event_sources_fragment, monitoring_fragment)
+API_FRAGMENTS = (gateway_responses_fragment, event_sources_fragment, monitoring_fragment, api_stage_fragment,
+                 skips_fragment)
 
 
 def deep_merge(base: dict, extra: dict) -> dict:

@@ -16,6 +16,7 @@ from chalicelib import settings
 from chalicelib.storage.tables import ALL_MODELS
 from deploy.mappings import DEFAULT_POLICY, MappingPolicy, table_name_from_stream_arn
 from deploy.naming import camel, short_name, short_of
+from deploy.project import stage_config
 
 
 def event_sources() -> list:
@@ -60,7 +61,7 @@ def mapping_policies() -> dict[str, MappingPolicy]:
     return {"on_tweet_change": policy, "on_follow_change": policy, "on_like_change": policy}
 
 
-def mapping_settings(source, queue_arn) -> dict:
+def mapping_settings(source, queue_arn, stage: str) -> dict:
     """What a handler's event-source mapping needs beyond chalice's decorator,
     in the property names CloudFormation and Lambda's API share; `queue_arn`
     turns a queue's short name into its ARN (an import, or a real ARN).
@@ -68,12 +69,21 @@ def mapping_settings(source, queue_arn) -> dict:
     Stream handlers must have a policy in mapping_policies with an
     on-failure queue: Lambda's defaults retry a poison record for a day and
     then drop it. Queue handlers take the pump's default, where only partial
-    batch failures apply (the queue's redrive policy does the rest)."""
+    batch failures apply (the queue's redrive policy does the rest), and a
+    maximum concurrency equal to the function's reserved concurrency in
+    `stage` (config.json's `reserved_concurrency`): SQS's poller then never
+    invokes more than the reservation allows. Without it the poller scales
+    past the reservation, Lambda throttles the batches, and each throttled
+    message counts a receive: jobs would reach their DLQ without failing."""
     policies = mapping_policies()
     if isinstance(source, SQSEventConfig):
         queue_policy = policies.get(source.name, DEFAULT_POLICY)
-        return {"FunctionResponseTypes": ["ReportBatchItemFailures"]
-                if queue_policy.report_batch_item_failures else []}
+        queue_settings: dict[str, object] = {"FunctionResponseTypes": ["ReportBatchItemFailures"]
+                                             if queue_policy.report_batch_item_failures else []}
+        reserved = stage_config(stage, source.name).reserved_concurrency
+        if reserved is not None:
+            queue_settings["ScalingConfig"] = {"MaximumConcurrency": reserved}
+        return queue_settings
     policy = policies.get(source.name)
     if policy is None or not policy.on_failure_queue:
         raise LookupError(f"{source.name} reads a stream: give it a mapping policy with an on-failure "

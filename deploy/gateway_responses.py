@@ -17,6 +17,9 @@ GATEWAY_ERRORS = {
     "ACCESS_DENIED": (403, "forbidden", "Access denied."),
     "REQUEST_TOO_LARGE": (413, "payload_too_large", "The request is too large."),
     "AUTHORIZER_FAILURE": (500, "internal_error", "An internal error occurred."),
+    # The stage's throttling (deploy.api_stage): without its own entry it
+    # would be a DEFAULT_4XX, whose status (400) replaces the 429.
+    "THROTTLED": (429, "too_many_requests", "Too many requests: slow down and retry."),
     "DEFAULT_4XX": (400, "invalid_request", "The request was rejected."),
     "DEFAULT_5XX": (500, "internal_error", "An internal error occurred."),
 }

@@ -371,9 +371,11 @@ def test_stream_mappings_carry_the_local_pumps_settings(stage):
         assert policy.on_failure_queue == settings.QUEUE_NAMES["stream-failures"]
         assert 0 <= policy.maximum_retry_attempts <= 10000  # bounded: -1 would retry for a day
         assert 60 <= policy.maximum_record_age_in_seconds <= 604800
-    for queue_handler in ("on_job", "on_views"):
+    for queue_handler in ("on_job", "on_views"):  # the poller kept inside the reservation (test_checkov)
+        reserved = project.stage_config(stage, queue_handler).reserved_concurrency
         assert _event(template, queue_handler)["Properties"] == {
-            "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": reserved}}
 
 
 @pytest.mark.parametrize("stage", STAGES)
