@@ -22,6 +22,7 @@ app = Chalice(app_name="chirp")
 app.register_middleware(access_log.lambda_context, "all")  # outermost: every log line carries the invocation
 app.register_middleware(access_log.access, "http")  # one line per request, as the client got it
 app.register_middleware(errors.error_middleware, "http")
+app.register_middleware(openapi.refuse_unknown_query, "http")  # the documented query parameters only
 route = errors.route(app)  # app.route, answering the domain's refusals in the contract's shape
 
 
@@ -247,9 +248,9 @@ def _ranked_home(reader):
     scope = f"home-ranked:{reader}"
     request = pages.ranked_request(_request().query_params, scope)
     if request.snapshot_id is None:
-        home = ranked.first_page(reader, request.limit)
+        home = ranked.first_page(reader, request.limit, request.bounds)
     else:
-        home = ranked.later_page(reader, request.snapshot_id, request.offset, request.limit)
+        home = ranked.later_page(reader, request.snapshot_id, request.offset, request.limit, request.bounds)
     views.record(reader, [place.tweet for place in home.places])
     shown = [{**tweet_json(p.tweet, p.original), "ranking": ranking_json(p.score, p.reasons)}
              for p in home.places]

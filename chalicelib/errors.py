@@ -41,8 +41,8 @@ class NotFound(DomainError):
 
     default_code = "not_found"
 
-    def __init__(self, what: str):
-        super().__init__(f"{what} not found.")
+    def __init__(self, what: str, message: str | None = None, code: str | None = None):
+        super().__init__(message or f"{what} not found.", code)
 
 
 class Conflict(DomainError):

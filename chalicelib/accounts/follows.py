@@ -13,7 +13,7 @@ def follow(follower_id: int, followee: UserModel) -> bool:
     transaction, so concurrent follows count exactly once."""
     followee_id = int(followee.id)
     if follower_id == followee_id:
-        raise errors.Invalid("You cannot follow yourself.", "cannot_follow_self")
+        raise errors.Forbidden("You cannot follow yourself.", "cannot_follow_self")
 
     try:
         transact_write({
@@ -32,7 +32,7 @@ def unfollow(follower_id: int, followee: UserModel) -> bool:
     """Removes the follow; True if there was one. Idempotent like follow."""
     followee_id = int(followee.id)
     if follower_id == followee_id:  # the transaction below cannot touch one user twice
-        raise errors.Invalid("You cannot follow yourself.", "cannot_follow_self")
+        raise errors.Forbidden("You cannot follow yourself.", "cannot_follow_self")
 
     try:
         transact_write({

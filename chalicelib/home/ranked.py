@@ -84,20 +84,22 @@ class _Kept:
 MODELS = (*reading.MODELS, SnapshotModel)
 
 
-def first_page(reader_id: int, limit: int) -> RankedPage:
+def first_page(reader_id: int, limit: int, bounds: PageRequest | None = None) -> RankedPage:
     """The top `limit` of the reader's ranked candidates; the rest kept for
     the next pages (a new snapshot every time: a request without a cursor
     starts again)."""
     with traces.span("ranked first page", reader_id=reader_id), calls.counting(MODELS) as made:
-        page = _first_page(reader_id, limit)
+        page = _first_page(reader_id, limit, bounds)
     metrics.count("RankedReadCalls", made.total())
     return page
 
 
-def _first_page(reader_id: int, limit: int) -> RankedPage:
+def _first_page(reader_id: int, limit: int, bounds: PageRequest | None) -> RankedPage:
     now = clock()
     since = min_id_at(int((now - settings.RANKED_WINDOW_HOURS * 3600) * 1000)) - 1
-    window = PageRequest(settings.RANKED_CANDIDATES, None, since)
+    if bounds is not None and bounds.since_id is not None:
+        since = max(since, bounds.since_id)
+    window = PageRequest(settings.RANKED_CANDIDATES, bounds.max_id if bounds else None, since)
     home = reading.home_page(reader_id, window, window_only=True)
     # Each original once: a later read round (older entries) can carry one an
     # earlier round did. The original itself, else its oldest retweet, stands for it.
@@ -122,16 +124,19 @@ def _first_page(reader_id: int, limit: int) -> RankedPage:
     return RankedPage(places, snapshot_id, 0, home.partial, expires_at)
 
 
-def later_page(reader_id: int, snapshot_id: int, offset: int, limit: int) -> RankedPage:
+def later_page(reader_id: int, snapshot_id: int, offset: int, limit: int,
+               bounds: PageRequest | None = None) -> RankedPage:
     """Places offset .. offset + limit of a snapshot the reader's first page
-    took. Gone (expired, or never this reader's): errors.Invalid."""
+    took, less any outside `bounds` (the page is then shorter). Gone
+    (expired, or never this reader's): errors.Invalid."""
     with traces.span("ranked later page", reader_id=reader_id), calls.counting(MODELS) as made:
-        page = _later_page(reader_id, snapshot_id, offset, limit)
+        page = _later_page(reader_id, snapshot_id, offset, limit, bounds)
     metrics.count("RankedReadCalls", made.total())
     return page
 
 
-def _later_page(reader_id: int, snapshot_id: int, offset: int, limit: int) -> RankedPage:
+def _later_page(reader_id: int, snapshot_id: int, offset: int, limit: int,
+                bounds: PageRequest | None) -> RankedPage:
     now = clock()
     try:
         snapshot = SnapshotModel.get(reader_id, snapshot_id)
@@ -142,11 +147,16 @@ def _later_page(reader_id: int, snapshot_id: int, offset: int, limit: int) -> Ra
         raise errors.Invalid("This ranked timeline has expired; start again without `cursor`.",
                              "cursor_expired")
     kept = _unpack(snapshot.entries)
-    window = kept[offset:offset + limit]
+    window = [k for k in kept[offset:offset + limit] if bounds is None or _within(k.tweet_id, bounds)]
     places = _hydrate(reader_id, window, now)
     more = offset + limit < len(kept)
     return RankedPage(places, snapshot_id if more else None, offset + limit, False,
                       snapshot.expires_at.timestamp())
+
+
+def _within(tweet_id: int, bounds: PageRequest) -> bool:
+    return (bounds.max_id is None or tweet_id < bounds.max_id) and \
+        (bounds.since_id is None or tweet_id > bounds.since_id)
 
 
 def _candidate(reader_id: int, tweet: TweetModel, original: TweetModel | None,

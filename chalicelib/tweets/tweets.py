@@ -126,9 +126,9 @@ def post_tweet(author: UserModel, new: NewTweet,
             if "author" in failed:
                 raise errors.Unauthenticated("The account no longer exists.") from None
             if "reply_to" in failed:
-                raise errors.Invalid("`reply_to_id` names no tweet.", "unknown_tweet") from None
+                raise errors.NotFound("Tweet", "`reply_to_id` names no tweet.", "unknown_tweet") from None
             if "quote_of" in failed:
-                raise errors.Invalid("`quote_of_id` names no tweet.", "unknown_tweet") from None
+                raise errors.NotFound("Tweet", "`quote_of_id` names no tweet.", "unknown_tweet") from None
             if "idempotency" in failed and record_key:  # the step is there only with a key
                 replay = _replay(record_key, new)
                 if replay:
@@ -165,7 +165,7 @@ def _original(field: str, tweet_id: int | None) -> TweetModel | None:
     if tweet is not None and tweet.retweet_of_id is not None:
         tweet = find(int(tweet.retweet_of_id))
     if tweet is None:
-        raise errors.Invalid(f"`{field}` names no tweet.", "unknown_tweet")
+        raise errors.NotFound("Tweet", f"`{field}` names no tweet.", "unknown_tweet")
     return tweet
 
 

@@ -105,9 +105,10 @@ def path_handle(value: str) -> str:
 
 
 def path_hashtag(value: str) -> str:
-    """A hashtag in a URL path, with or without its `#` (sent as %23)."""
+    """A hashtag in a URL path, with or without its `#` (sent as %23); one
+    that is not a hashtag names nothing: 404, like any path parameter."""
     tag = unquote(value or "")
     tag = tag[1:] if tag[:1] in ("#", "\uff03") else tag
     if not tweet_text.is_valid_hashtag("#" + tag):
-        raise errors.bad_request(f"`{tag}` is not a hashtag.", "invalid_hashtag")
+        raise errors.ApiError(404, "invalid_hashtag", f"`{tag}` is not a hashtag.")
     return tag

@@ -15,8 +15,11 @@ most, not 3.1 (README, "The API contract").
 from functools import cache
 from typing import Any
 
+from chalice import Response
+
 from chalicelib import settings
 from chalicelib.accounts.users import HANDLE_RE
+from chalicelib.web import errors
 from chalicelib.web.docs import ASSETS
 
 # --- schemas ---------------------------------------------------------------------
@@ -142,9 +145,9 @@ BODIES = {
                          "reply_to_id": ID, "quote_of_id": ID}, required=["text"]),
 }
 ERRORS = {
-    400: "Invalid input (the message says which)",
+    400: "Invalid input (the message says which), or a query parameter this route does not take",
     401: "A valid bearer token is required",
-    403: "Not yours",
+    403: "Not yours to do (someone else's tweet; following yourself)",
     404: "No such thing (or route); for the caller's own resources, their account is gone",
     409: "Taken, or (an idempotency key) still being used by a request in flight",
     413: f"The body is over {settings.MAX_BODY_BYTES} bytes",
@@ -196,9 +199,9 @@ OPERATIONS: dict[tuple[str, str], dict] = {
                                            "query": USER_PAGE, "ok": _ok(_ref("UserList"), "A page"),
                                            "errors": [400, 404]},
     ("/users/{handle}/follow", "POST"): {"summary": "Follow (idempotent)",
-                                         "ok": _ok(_flag("following"), "Done"), "errors": [400, 404]},
+                                         "ok": _ok(_flag("following"), "Done"), "errors": [403, 404]},
     ("/users/{handle}/follow", "DELETE"): {"summary": "Unfollow (idempotent)",
-                                           "ok": _ok(_flag("following"), "Done"), "errors": [400, 404]},
+                                           "ok": _ok(_flag("following"), "Done"), "errors": [403, 404]},
     ("/tweets", "POST"): {"summary": "Post a tweet, a reply or a quote", "body": "NewTweet",
                           "headers": [IDEMPOTENCY_KEY], "ok": _ok(_ref("Tweet"), "The tweet", 201),
                           "errors": [400, 404, 409, 413, 415, 422]},
@@ -220,7 +223,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {
                                             "ok": _ok(_flag("liked"), "Done"), "errors": [404]},
     ("/hashtags/{tag}/tweets", "GET"): {"summary": "Tweets with a hashtag, any case, newest first",
                                         "query": TWEET_PAGE, "ok": _ok(_ref("TweetList"), "A page"),
-                                        "errors": [400]},
+                                        "errors": [400, 404]},
     ("/trends", "GET"): {"summary": "The most used hashtags of the last hour",
                          "ok": _ok(_object({"data": {"type": "array", "items": _object(
                              {"tag": {"type": "string"}, "count": {"type": "integer", "minimum": 0}})},
@@ -238,13 +241,13 @@ VIEWED = {"/users/{handle}/tweets", "/tweets/{tweet_id}", "/tweets/{tweet_id}/re
           "/hashtags/{tag}/tweets"}
 
 
-def _operation(path: str, method: str, entry: dict, authorized: bool) -> dict:
+def _operation(path: str, method: str, view: str, authorized: bool) -> dict:
     spec = OPERATIONS[(path, method)]
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     parameters = [{"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS[n]} for n in names]
     parameters += spec.get("query", []) + spec.get("headers", [])
     operation: dict[str, Any] = {
-        "operationId": f"{method.lower()}_{entry}",
+        "operationId": f"{method.lower()}_{view}",
         "summary": spec["summary"],
         "responses": {str(status): answer for status, answer in spec["ok"].items()},
     }
@@ -253,7 +256,8 @@ def _operation(path: str, method: str, entry: dict, authorized: bool) -> dict:
     if "body" in spec:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{spec['body']}"}}}}
-    errors = set(spec.get("errors", [])) | ({401} if authorized else set())
+    # 400: every route refuses query parameters it does not document (refuse_unknown_query).
+    errors = set(spec.get("errors", [])) | {400} | ({401} if authorized else set())
     for status in sorted(errors):
         operation["responses"][str(status)] = {"description": ERRORS[status], "content": {
             "application/json": {"schema": _ref("Error")}}}
@@ -262,6 +266,23 @@ def _operation(path: str, method: str, entry: dict, authorized: bool) -> dict:
     elif path in VIEWED:
         operation["security"] = [{}, {"bearer": []}]
     return operation
+
+
+def refuse_unknown_query(event, get_response):
+    """HTTP middleware: a query parameter the route does not document is
+    refused (400), as unknown body fields are, so a misspelt `max_ids` is
+    an error, not an ignored filter; the table above is the one list."""
+    allowed = _query_names().get((event.path, event.method), frozenset())
+    unknown = sorted(set(event.query_params or {}) - allowed)
+    if unknown:
+        return Response(body=errors.error_body("invalid_request", f"Unknown query parameter(s): "
+                                                                  f"{', '.join(unknown)}."), status_code=400)
+    return get_response(event)
+
+
+@cache
+def _query_names() -> dict[tuple[str, str], frozenset[str]]:
+    return {key: frozenset(p["name"] for p in spec.get("query", [])) for key, spec in OPERATIONS.items()}
 
 
 @cache

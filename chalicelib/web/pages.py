@@ -81,22 +81,28 @@ def page_request(params: dict | None, scope: str, bounds: bool = True) -> PageRe
     `since_id`: only `cursor`."""
     params = params or {}
     limit = _limit(params)
-    given: dict[str, int] = {}  # the max_id and since_id sent
-    for name in ("max_id", "since_id"):
-        if params.get(name) is not None:
-            if not bounds:
+    if not bounds:
+        for name in ("max_id", "since_id"):
+            if params.get(name) is not None:
                 raise errors.bad_request(f"This list takes `cursor`, not `{name}`.")
-            value = parse_id(params[name])
-            if value is None:
-                raise errors.bad_request(f"`{name}` must be an id.")
-            given[name] = value
+    max_id, since_id = _bounds(params)
     cursor = params.get("cursor")
-    if cursor is not None:
-        if given:
-            raise errors.bad_request("`cursor` cannot be combined with `max_id` or `since_id`.")
-        max_id, since_id = decode_cursor(cursor, scope)
-        return PageRequest(limit, max_id, since_id)
-    return PageRequest(limit, given.get("max_id"), given.get("since_id"))
+    if cursor is not None:  # the cursor's range, narrowed by the bounds sent with it
+        after_max, after_since = decode_cursor(cursor, scope)
+        max_id = after_max if max_id is None else min(max_id, after_max)
+        since_id = after_since if since_id is None else max(since_id, after_since or 0)
+    return PageRequest(limit, max_id, since_id)
+
+
+def _bounds(params: dict) -> tuple[int | None, int | None]:
+    """`max_id` and `since_id`, if sent: exclusive bounds on the items' ids."""
+    given: dict[str, int | None] = {}
+    for name in ("max_id", "since_id"):
+        value = params.get(name)
+        given[name] = None if value is None else parse_id(value)
+        if value is not None and given[name] is None:
+            raise errors.bad_request(f"`{name}` must be an id.")
+    return given["max_id"], given["since_id"]
 
 
 def page(items: list[dict], request: PageRequest, scope: str, more: bool, last_key: int | None) -> dict:
@@ -134,20 +140,21 @@ class RankedRequest:
     limit: int
     snapshot_id: int | None  # None: a first page (a new snapshot)
     offset: int
+    bounds: PageRequest  # max_id and since_id, if sent: only tweets between them are shown
 
 
 def ranked_request(params: dict | None, scope: str) -> RankedRequest:
+    """A ranked list is not in id order, so its cursor is a place in a
+    snapshot; `max_id` and `since_id` only narrow which tweets it shows."""
     params = params or {}
-    for name in ("max_id", "since_id"):
-        if params.get(name) is not None:
-            raise errors.bad_request(f"A ranked list is not in id order: it takes `cursor`, not `{name}`.")
     limit, cursor = _limit(params), params.get("cursor")
+    bounds = PageRequest(limit, *_bounds(params))
     if cursor is None:
-        return RankedRequest(limit, None, 0)
+        return RankedRequest(limit, None, 0, bounds)
     _, _, snapshot_id, offset = _verified(cursor, scope, 4)
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise errors.bad_request("`cursor` is not valid for this list.", "invalid_cursor")
-    return RankedRequest(limit, int(snapshot_id), offset)
+    return RankedRequest(limit, int(snapshot_id), offset, bounds)
 
 
 def ranked_page(items: list[dict], scope: str, snapshot_id: int | None, offset: int,

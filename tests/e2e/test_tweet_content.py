@@ -115,7 +115,7 @@ def test_likes_replies_and_quotes(base):
     listed = requests.get(f"{base}/tweets/{root['id']}/replies", timeout=30).json()
     assert [t["id"] for t in listed["data"]] == [reply["id"]]
     nothing = fan.call("POST", "/tweets", {"text": "to nothing", "reply_to_id": "911887782780350464"})
-    assert nothing.status_code == 400 and nothing.json()["error"]["code"] == "unknown_tweet"
+    assert nothing.status_code == 404 and nothing.json()["error"]["code"] == "unknown_tweet"
     assert requests.post(f"{base}/tweets/{root['id']}/like", timeout=30).status_code == 401
     # Deleting the root leaves its replies readable.
     assert author.call("DELETE", f"/tweets/{root['id']}").status_code == 204
@@ -146,7 +146,7 @@ def test_hashtag_timeline_and_trends(base):
     assert user.call("DELETE", f"/tweets/{tweets[0]['id']}").status_code == 204
     eventually(listed, lambda ids: ids == [t["id"] for t in reversed(tweets[1:])])
     bad = requests.get(f"{base}/hashtags/no%20tag/tweets", timeout=30)
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_hashtag"
+    assert bad.status_code == 404 and bad.json()["error"]["code"] == "invalid_hashtag"
 
 
 def test_notifications_of_every_kind(base):

@@ -168,14 +168,14 @@ def test_delete_tweet(api, world):
 
 def test_follow(api, world):
     assert api.post("/users/alice/follow", token=world["bob_token"]).json == {"following": True}
-    assert_error(api.post("/users/alice/follow", token=world["alice_token"]), 400, "cannot_follow_self")
+    assert_error(api.post("/users/alice/follow", token=world["alice_token"]), 403, "cannot_follow_self")
     assert api.get("/users/bob").json["following_count"] == 1
 
 
 def test_unfollow(api, world):
     api.post("/users/alice/follow", token=world["bob_token"])
     assert api.delete("/users/alice/follow", token=world["bob_token"]).json == {"following": False}
-    assert_error(api.delete("/users/alice/follow", token=world["alice_token"]), 400, "cannot_follow_self")
+    assert_error(api.delete("/users/alice/follow", token=world["alice_token"]), 403, "cannot_follow_self")
     assert api.get("/users/alice").json["followers_count"] == 0
 
 

@@ -185,10 +185,14 @@ def test_bad_query_parameters(api, alice):
         assert_error(api.get(f"{path}?since_id={tweet_id}"), 400, "invalid_request", path)
 
 
-def test_unknown_query_parameters_are_ignored(api, alice):
+def test_unknown_query_parameters_are_refused(api, alice):
+    """Like unknown body fields: a misspelt parameter is an error, not an
+    ignored filter (the documented ones: chalicelib.web.openapi)."""
     _, tweet_id = alice
-    body = api.get("/users/alice/tweets?foo=bar&limit=5&LIMIT=abc").json
-    assert [t["id"] for t in body["data"]] == [tweet_id]
+    error = assert_error(api.get("/users/alice/tweets?foo=bar&limit=5&LIMIT=abc"), 400, "invalid_request")
+    assert error["message"] == "Unknown query parameter(s): LIMIT, foo."
+    assert assert_error(api.get("/health?x=1"), 400)
+    assert [t["id"] for t in api.get("/users/alice/tweets?limit=5").json["data"]] == [tweet_id]
 
 
 # --- random input at every route ---------------------------------------------------------------
@@ -235,7 +239,11 @@ def assert_never_500(reply, what):
     if reply.status >= 400:
         assert_error(reply, reply.status, None, what)
     elif reply.body:
-        json.loads(reply.body)
+        media = reply.headers.get("content-type", "application/json").split(";")[0]
+        if media == "application/json":
+            json.loads(reply.body)
+        else:  # the docs page and its assets (chalicelib.web.docs)
+            assert media in ("text/html", "text/css", "application/javascript"), what
 
 
 @pytest.mark.slow  # fuzzes every route; its coverage checks need all 120 examples

@@ -54,8 +54,8 @@ def test_follow_ignores_handle_case(api, make_user):
 def test_following_yourself_is_400(api, make_user):
     _, token = make_user("alice")
     for path in ("/users/alice/follow", "/users/ALICE/follow"):
-        assert_error(api.post(path, token=token), 400, "cannot_follow_self", path)
-        assert_error(api.delete(path, token=token), 400, "cannot_follow_self", path)
+        assert_error(api.post(path, token=token), 403, "cannot_follow_self", path)
+        assert_error(api.delete(path, token=token), 403, "cannot_follow_self", path)
     assert counts(api, "alice") == (0, 0)
 
 

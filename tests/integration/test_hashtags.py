@@ -121,7 +121,7 @@ def test_a_tag_in_any_case_is_one_timeline(api, alice, make_tweet, pump, read_al
 def test_invalid_tags_and_page_parameters_are_400(api):
     for tag in ("%23", "%23%23chirp", "123", "chirp%20two", "chirp!", "%24cash", "%40someone", "a-b",
                 "%F0%9F%90%A6", "x" * 20 + "%00"):
-        error = assert_error(api.get(f"/hashtags/{tag}/tweets"), 400, "invalid_hashtag", tag)
+        error = assert_error(api.get(f"/hashtags/{tag}/tweets"), 404, "invalid_hashtag", tag)
         assert "hashtag" in error["message"]
     for query in ("limit=0", "limit=101", "limit=x", "max_id=abc", "since_id=-1", "cursor=nope",
                   "cursor=x.y", "cursor=a&max_id=5"):

@@ -775,6 +775,8 @@ def _run_every_path(api, recorder) -> None:
     replies = [
         api.get("/health"),
         api.get("/openapi.json"),
+        api.get("/docs"),
+        api.get("/docs/swagger-ui.css"),
         api.post("/auth/signup", {"handle": "ALICE", "password": "password1"}),  # a clash
         api.post("/auth/login", {"handle": "alice", "password": "correct horse"}),
         api.get("/me", token=token["alice"]),

@@ -232,8 +232,13 @@ def test_ranked_refusals(api, make_tweet, reader, make_user, pump, monkeypatch):
     for i in range(3):
         make_tweet(authors["alice"][1], f"t{i}")
     pump.drain()
-    for query in ("ranked=1&max_id=5", "ranked=1&since_id=5", "ranked=yes", "ranked=1&limit=0"):
+    for query in ("ranked=1&max_id=x", "ranked=1&since_id=0", "ranked=yes", "ranked=1&limit=0"):
         assert_error(api.get(f"/timelines/home?{query}", token=token), 400, "invalid_request")
+    # The id bounds narrow what a ranked page shows; it stays in ranked order.
+    everything = [t["id"] for t in ranked_page(api, token, limit=10)["data"]]
+    newest = max(everything, key=int)
+    bounded = api.get(f"/timelines/home?ranked=1&max_id={newest}", token=token).json["data"]
+    assert sorted(t["id"] for t in bounded) == sorted(set(everything) - {newest})
     chronological = api.get("/timelines/home?limit=1", token=token).json["meta"]["next_cursor"]
     assert_error(api.get(f"/timelines/home?ranked=1&cursor={chronological}", token=token),
                  400, "invalid_cursor")

@@ -100,11 +100,11 @@ def test_reply_counts_are_exact_when_replies_are_deleted(api, make_user, make_tw
     assert (tweets_count(api, "alice"), tweets_count(api, "bob")) == (1, 1)
 
 
-def test_replying_to_an_unknown_tweet_is_400(api, make_user, make_tweet):
+def test_replying_to_an_unknown_tweet_is_404(api, make_user, make_tweet):
     _, alice = make_user("alice")
     for missing in (UNKNOWN, "1"):
         error = assert_error(api.post("/tweets", {"text": "hi", "reply_to_id": missing}, token=alice),
-                             400, "unknown_tweet")
+                             404, "unknown_tweet")
         assert "reply_to_id" in error["message"]
     assert tweets_count(api, "alice") == 0
     assert api.get("/users/alice/tweets").json["data"] == []
@@ -127,7 +127,7 @@ def test_replying_to_a_retweet_replies_to_its_original(api, make_user, make_twee
     # Once the retweet is undone its id names nothing to reply to.
     assert api.delete(f"/tweets/{inner['id']}/retweet", token=carol).status == 200
     assert_error(api.post("/tweets", {"text": "late", "reply_to_id": rt["id"]}, token=carol),
-                 400, "unknown_tweet")
+                 404, "unknown_tweet")
     assert reply_count(api, inner["id"]) == 1
 
 
@@ -190,7 +190,14 @@ def test_a_cursor_belongs_to_its_list(api, thread):
     cursor = replies(api, root["id"], "limit=2")["meta"]["next_cursor"]
     assert_error(api.get(f"/tweets/{direct[2]['id']}/replies?cursor={cursor}"), 400, "invalid_cursor")
     assert_error(api.get(f"/users/alice/tweets?cursor={cursor}"), 400, "invalid_cursor")
-    assert_error(api.get(f"/tweets/{root['id']}/replies?cursor={cursor}&max_id={direct[0]['id']}"), 400)
+
+
+def test_bounds_sent_with_a_cursor_narrow_its_range(api, thread):
+    root = thread["root"]
+    everything = [t["id"] for t in replies(api, root["id"], "limit=100")["data"]]
+    cursor = replies(api, root["id"], "limit=1")["meta"]["next_cursor"]
+    narrowed = replies(api, root["id"], f"cursor={cursor}&since_id={everything[-2]}&limit=100")
+    assert [t["id"] for t in narrowed["data"]] == everything[1:-2]  # since_id is exclusive
 
 
 def test_replies_of_an_unknown_tweet_are_404(api, make_user, make_tweet):
@@ -280,7 +287,7 @@ def test_quoting_an_unknown_or_deleted_tweet_is_400(api, make_user, make_tweet):
     assert api.delete(f"/tweets/{gone['id']}", token=alice).status == 204
     for missing in (UNKNOWN, "1", gone["id"]):
         error = assert_error(api.post("/tweets", {"text": "q", "quote_of_id": missing}, token=alice),
-                             400, "unknown_tweet", missing)
+                             404, "unknown_tweet", missing)
         assert "quote_of_id" in error["message"]
     assert tweets_count(api, "alice") == 0
 

@@ -147,12 +147,12 @@ def test_reply_to_a_missing_tweet_is_400(api, make_user, make_tweet):
     _, token = make_user("alice")
     for missing in ("911887782780350464", "1"):
         error = assert_error(api.post("/tweets", {"text": "hi", "reply_to_id": missing}, token=token),
-                             400, "unknown_tweet")
+                             404, "unknown_tweet")
         assert "reply_to_id" in error["message"]
     deleted = make_tweet(token, "soon gone")
     assert api.delete(f"/tweets/{deleted['id']}", token=token).status == 204
     assert_error(api.post("/tweets", {"text": "hi", "reply_to_id": deleted["id"]}, token=token),
-                 400, "unknown_tweet")
+                 404, "unknown_tweet")
     assert tweets_count(api, "alice") == 0
 
 
@@ -163,7 +163,7 @@ def test_quote(api, make_user, make_tweet):
     assert quote["quote_of_id"] == original["id"]
     assert quote["conversation_id"] == quote["id"]
     error = assert_error(api.post("/tweets", {"text": "q", "quote_of_id": "911887782780350464"},
-                                  token=token), 400, "unknown_tweet")
+                                  token=token), 404, "unknown_tweet")
     assert "quote_of_id" in error["message"]
     assert tweets_count(api, "alice") == 2
 

@@ -159,12 +159,13 @@ def test_tampered_cursor_is_rejected(api, timeline):
         assert_error(api.get(f"/users/alice/tweets?cursor={bad}"), 400, "invalid_cursor")
 
 
-def test_cursor_excludes_bounds(api, timeline):
-    _, ids = timeline
-    cursor = page(api, "limit=2")["meta"]["next_cursor"]
-    for bound in ("max_id", "since_id"):
-        assert_error(api.get(f"/users/alice/tweets?cursor={cursor}&{bound}={ids[0]}"), 400,
-                     "invalid_request", bound)
+def test_bounds_sent_with_a_cursor_narrow_its_range(api, timeline):
+    _, ids = timeline  # newest first
+    cursor = page(api, "limit=2")["meta"]["next_cursor"]  # older than ids[1]
+    assert [t["id"] for t in page(api, f"cursor={cursor}&since_id={ids[5]}")["data"]] == ids[2:5]
+    assert [t["id"] for t in page(api, f"cursor={cursor}&max_id={ids[3]}&limit=100")["data"]] == ids[4:]
+    # The cursor's own bound holds: a wider max_id does not widen it.
+    assert page(api, f"cursor={cursor}&max_id={ids[0]}")["data"][0]["id"] == ids[2]
 
 
 def test_bad_parameters_are_400(api, make_user):

@@ -172,10 +172,15 @@ def test_cursor_continues_its_list():
     assert page_request({"cursor": cursor, "limit": "3"}, SCOPE) == PageRequest(3, 500, 100)
 
 
-@pytest.mark.parametrize("bound", ["max_id", "since_id"])
-def test_cursor_is_exclusive_with_bounds(bound):
-    cursor = encode_cursor(SCOPE, 500, None)
-    rejected(lambda: page_request({"cursor": cursor, bound: "42"}, SCOPE))
+@given(cursor_max=ids, cursor_since=st.none() | ids, max_id=st.none() | ids, since_id=st.none() | ids)
+def test_bounds_sent_with_a_cursor_narrow_its_range(cursor_max, cursor_since, max_id, since_id):
+    """The page is what both the cursor and the bounds allow: the intersection."""
+    params = {"cursor": encode_cursor(SCOPE, cursor_max, cursor_since)}
+    params |= {k: str(v) for k, v in (("max_id", max_id), ("since_id", since_id)) if v is not None}
+    page = page_request(params, SCOPE)
+    assert page.max_id == min(cursor_max, max_id or cursor_max)
+    lows = [low for low in (cursor_since, since_id) if low is not None]
+    assert page.since_id == (max(lows) if lows else None)
 
 
 def test_cursor_of_another_list_is_rejected():
@@ -257,14 +262,15 @@ RANKED = "home-ranked:911887782780350464"
 @given(snapshot_id=ids, offset=st.integers(0, 10**6))
 def test_a_ranked_cursor_carries_its_snapshot_and_place(snapshot_id, offset):
     cursor = ranked_page([], RANKED, snapshot_id, offset, None)["meta"]["next_cursor"]
-    assert ranked_request({"cursor": cursor, "limit": "7"}, RANKED) == RankedRequest(7, snapshot_id, offset)
+    assert ranked_request({"cursor": cursor, "limit": "7"}, RANKED) == \
+        RankedRequest(7, snapshot_id, offset, PageRequest(7))
     rejected(lambda: ranked_request({"cursor": cursor}, RANKED + "0"), "invalid_cursor")
     rejected(lambda: page_request({"cursor": cursor}, RANKED), "invalid_cursor")  # not an id cursor
 
 
-def test_a_ranked_list_refuses_id_bounds_and_a_chronological_cursor():
-    rejected(lambda: ranked_request({"max_id": "5"}, RANKED))
-    rejected(lambda: ranked_request({"since_id": "5"}, RANKED))
+def test_a_ranked_list_takes_id_bounds_and_refuses_a_chronological_cursor():
+    assert ranked_request({"max_id": "5", "since_id": "2"}, RANKED).bounds == PageRequest(20, 5, 2)
+    rejected(lambda: ranked_request({"max_id": "x"}, RANKED))
     rejected(lambda: ranked_request({"cursor": encode_cursor(RANKED, 5, None)}, RANKED), "invalid_cursor")
     assert [is_ranked(p) for p in (None, {}, {"ranked": "0"}, {"ranked": "false"}, {"ranked": "1"},
                                    {"ranked": "true"})] == [False, False, False, False, True, True]
