@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: run test test-fast bench chaos lint infra redrive clean
+.PHONY: run test test-fast bench chaos fuzz scan lint infra redrive clean
 
 $(READY): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ bench: $(READY)  ## pull vs push vs hybrid on power-law graphs; BENCH_QUICK=1 fo
 chaos: $(READY)  ## faults at the wire, a random workload, then silence: equal to the model? CHAOS_SEEDS, CHAOS_KINDS
 	$(PY) -m chaos
 
+fuzz: $(READY)  ## schemathesis against the local stack, long: FUZZ_MAX_EXAMPLES (default 200), FUZZ_SEED
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(PY) -m pytest -n0 -s tests/e2e/test_fuzz.py
+
+scan: $(READY)  ## checkov over the packaged app, the data stack and the monitoring stacks (pinned, in .venv-checkov)
+	$(PY) -m pytest -n0 -q tests/integration/test_checkov.py
+
 lint: $(READY)  ## ruff, then mypy (configured in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy app.py chalicelib devstack bench deploy chaos
@@ -39,4 +45,4 @@ redrive: $(READY)  ## rerun what ran out of retries (stream-failures, jobs-dlq);
 	$(PY) -m devstack.redrive
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov .pytest_cache .ruff_cache .mypy_cache .hypothesis

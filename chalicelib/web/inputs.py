@@ -1,6 +1,7 @@
 """Parsing and validating what clients send. Everything here raises a 400
 (or 413) ApiError with a message a client developer can act on."""
 import json
+import re
 from collections.abc import Set
 from urllib.parse import unquote
 
@@ -59,10 +60,18 @@ def handle_field(value) -> str:
     return value
 
 
+# No control characters, and at least one that is not white space (what
+# str.strip removes); the OpenAPI document gives clients the same pattern.
+_CONTROL = r"\x00-\x1f\x7f"
+_SPACE = r"\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+DISPLAY_NAME_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
+_DISPLAY_NAME_RE = re.compile(DISPLAY_NAME_PATTERN)
+
+
 def display_name_field(body: dict) -> str | None:
     name = string_field(body, "display_name", min_len=1, max_len=settings.DISPLAY_NAME_MAX)
     if name is not None:
-        if not name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        if not _DISPLAY_NAME_RE.fullmatch(name):
             raise errors.bad_request("`display_name` must be printable and not blank.")
         name = name.strip()
     return name

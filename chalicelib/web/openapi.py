@@ -12,6 +12,7 @@ The document is not the API Gateway definition: Chalice generates that
 (Swagger 2.0, from the same routes), and API Gateway imports OpenAPI 3.0 at
 most, not 3.1 (README, "The API contract").
 """
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -21,6 +22,7 @@ from chalicelib import settings
 from chalicelib.accounts.users import HANDLE_RE
 from chalicelib.web import errors
 from chalicelib.web.docs import ASSETS
+from chalicelib.web.inputs import DISPLAY_NAME_PATTERN
 
 # --- schemas ---------------------------------------------------------------------
 
@@ -48,6 +50,18 @@ def _entity(**properties: dict) -> dict:
     return {"type": "array", "items": _object({**properties, "indices": INDICES})}
 
 
+TWEET = {
+    "id": ID,
+    "author": _object({"id": ID, "handle": HANDLE, "display_name": {"type": "string"}}),
+    "text": {"type": "string", "description": "Empty on a retweet"},
+    "created_at": TIME,
+    "entities": _ref("Entities"),
+    "reply_to_id": NULLABLE_ID, "quote_of_id": NULLABLE_ID, "conversation_id": NULLABLE_ID,
+    "counts": _object({name: {"type": "integer", "minimum": 0}
+                       for name in ("likes", "retweets", "replies", "quotes", "views")}),
+    "retweet_of": {"oneOf": [_ref("Tweet"), {"type": "null"}],
+                   "description": "The original, on a retweet; null otherwise"}}
+
 SCHEMAS: dict[str, dict] = {
     "Error": _object({"error": _object({
         "code": {"type": "string", "description": "Stable, for programs: `not_found`, `invalid_cursor`, ..."},
@@ -64,20 +78,10 @@ SCHEMAS: dict[str, dict] = {
         "mentions": _entity(handle={"type": "string"}, user_id=NULLABLE_ID),
         "urls": _entity(url={"type": "string"}),
         "cashtags": _entity(tag={"type": "string"})}),
-    "Tweet": _object({
-        "id": ID,
-        "author": _object({"id": ID, "handle": HANDLE, "display_name": {"type": "string"}}),
-        "text": {"type": "string", "description": "Empty on a retweet"},
-        "created_at": TIME,
-        "entities": _ref("Entities"),
-        "reply_to_id": NULLABLE_ID, "quote_of_id": NULLABLE_ID, "conversation_id": NULLABLE_ID,
-        "counts": _object({name: {"type": "integer", "minimum": 0}
-                           for name in ("likes", "retweets", "replies", "quotes", "views")}),
-        "retweet_of": {"oneOf": [_ref("Tweet"), {"type": "null"}],
-                       "description": "The original, on a retweet; null otherwise"}}),
-    "RankedTweet": {"allOf": [_ref("Tweet")], "type": "object", "properties": {"ranking": _object({
-        "score": {"type": "number"}, "reasons": {"type": "array", "items": {"type": "string"}}})},
-        "required": ["ranking"]},
+    "Tweet": _object(TWEET),
+    # A tweet and why it is where it is (Tweet is closed: its properties, not an allOf).
+    "RankedTweet": _object({**TWEET, "ranking": _object({
+        "score": {"type": "number"}, "reasons": {"type": "array", "items": {"type": "string"}}})}),
     "Notification": _object({
         "id": ID, "type": {"enum": ["mention", "reply", "like", "retweet", "follow"]},
         "actor": _ref("User"), "tweet": {"oneOf": [_ref("Tweet"), {"type": "null"}]}, "created_at": TIME}),
@@ -135,14 +139,15 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
 PASSWORD = {"type": "string", "minLength": settings.PASSWORD_MIN, "maxLength": settings.PASSWORD_MAX}
 BODIES = {
     "Signup": _object({"handle": HANDLE, "password": PASSWORD,
-                       "display_name": {"type": "string", "minLength": 1,
-                                        "maxLength": settings.DISPLAY_NAME_MAX}},
+                       "display_name": {"type": ["string", "null"], "minLength": 1,
+                                        "maxLength": settings.DISPLAY_NAME_MAX,
+                                        "pattern": DISPLAY_NAME_PATTERN}},
                       required=["handle", "password"]),
     "Login": _object({"handle": {"type": "string"}, "password": {"type": "string"}}),
     "NewTweet": _object({"text": {"type": "string", "minLength": 1,
                                   "description": f"A valid tweet by twitter-text: at most "
                                                  f"{settings.TWEET_MAX_CHARS} weighted characters"},
-                         "reply_to_id": ID, "quote_of_id": ID}, required=["text"]),
+                         "reply_to_id": NULLABLE_ID, "quote_of_id": NULLABLE_ID}, required=["text"]),
 }
 ERRORS = {
     400: "Invalid input (the message says which), or a query parameter this route does not take",
@@ -236,18 +241,41 @@ OPERATIONS: dict[tuple[str, str], dict] = {
                                            "A page"), "errors": [400, 404]},
 }
 
+# What a client can do next with what an answer holds (OpenAPI links; the
+# fuzzer's stateful phase follows them): name -> (operationId, parameter, where).
+_NEW_USER = "$response.body#/user/handle"
+_NEW_TWEET = "$response.body#/id"
+LINKS: dict[tuple[str, str], dict[int, dict[str, tuple[str, str, str]]]] = {
+    ("/auth/signup", "POST"): {201: {
+        "GetUser": ("get_user", "handle", _NEW_USER),
+        "UserTweets": ("user_tweets", "handle", _NEW_USER),
+        "Follow": ("post_follow", "handle", _NEW_USER),
+        "Unfollow": ("delete_follow", "handle", _NEW_USER),
+        "Followers": ("user_followers", "handle", _NEW_USER)}},
+    ("/tweets", "POST"): {201: {
+        "GetTweet": ("get_tweet", "tweet_id", _NEW_TWEET),
+        "Like": ("post_like", "tweet_id", _NEW_TWEET),
+        "Unlike": ("delete_like", "tweet_id", _NEW_TWEET),
+        "Retweet": ("post_retweet", "tweet_id", _NEW_TWEET),
+        "Replies": ("tweet_replies", "tweet_id", _NEW_TWEET),
+        "Delete": ("delete_tweet", "tweet_id", _NEW_TWEET)}},
+    ("/tweets/{tweet_id}/retweet", "POST"): {201: {
+        "UndoRetweet": ("delete_retweet", "tweet_id", "$response.body#/retweet_of/id"),
+        "GetRetweet": ("get_tweet", "tweet_id", _NEW_TWEET)}},
+}
+
 # Public reads take an optional token: a valid one counts the reader's views.
 VIEWED = {"/users/{handle}/tweets", "/tweets/{tweet_id}", "/tweets/{tweet_id}/replies",
           "/hashtags/{tag}/tweets"}
 
 
-def _operation(path: str, method: str, view: str, authorized: bool) -> dict:
+def _operation(path: str, method: str, operation_id: str, authorized: bool) -> dict:
     spec = OPERATIONS[(path, method)]
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     parameters = [{"name": n, "in": "path", "required": True, "schema": PATH_SCHEMAS[n]} for n in names]
     parameters += spec.get("query", []) + spec.get("headers", [])
     operation: dict[str, Any] = {
-        "operationId": f"{method.lower()}_{view}",
+        "operationId": operation_id,
         "summary": spec["summary"],
         "responses": {str(status): answer for status, answer in spec["ok"].items()},
     }
@@ -261,6 +289,10 @@ def _operation(path: str, method: str, view: str, authorized: bool) -> dict:
     for status in sorted(errors):
         operation["responses"][str(status)] = {"description": ERRORS[status], "content": {
             "application/json": {"schema": _ref("Error")}}}
+    for status, links in LINKS.get((path, method), {}).items():
+        operation["responses"][str(status)]["links"] = {
+            name: {"operationId": target, "parameters": {parameter: expression}}
+            for name, (target, parameter, expression) in links.items()}
     if authorized:
         operation["security"] = [{"bearer": []}]
     elif path in VIEWED:
@@ -288,8 +320,11 @@ def _query_names() -> dict[tuple[str, str], frozenset[str]]:
 @cache
 def _built(routes: tuple[tuple[str, str, str, bool], ...]) -> dict:
     paths: dict[str, dict] = {}
+    views = Counter(view for _, _, view, _ in routes)
     for path, method, view, authorized in routes:
-        paths.setdefault(path, {})[method.lower()] = _operation(path, method, view, authorized)
+        # The view's name, or for a view serving two methods (follow, unfollow) method_view.
+        operation_id = view if views[view] == 1 else f"{method.lower()}_{view}"
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, operation_id, authorized)
     described = {(p, m) for p, m, _, _ in routes}
     undescribed = sorted(set(OPERATIONS) - described)
     if undescribed:

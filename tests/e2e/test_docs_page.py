@@ -35,12 +35,12 @@ def browser():
 def test_the_docs_page_lists_the_routes_and_tries_one(stack, browser):
     browser.get(f"{stack.url}/docs")
     wait = WebDriverWait(browser, WAIT_SECONDS)
-    wait.until(seen.presence_of_element_located((By.ID, "operations-default-get_health")))
+    wait.until(seen.presence_of_element_located((By.ID, "operations-default-health")))
     shown = {element.text.replace("\u200b", "") for element in
              browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
     assert {"/timelines/home", "/auth/signup", "/tweets/{tweet_id}/like", "/users/{handle}"} <= shown
 
-    health = browser.find_element(By.ID, "operations-default-get_health")
+    health = browser.find_element(By.ID, "operations-default-health")
     health.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
     wait.until(lambda _: health.find_elements(By.CSS_SELECTOR, "button.execute"))
     health.find_element(By.CSS_SELECTOR, "button.execute").click()

@@ -62,3 +62,17 @@ def test_every_documented_query_parameter_is_read_by_its_route(api, world):
             assert reply.status == 400, (method, url, reply.status, reply.json)
             checked += 1
     assert checked >= 20
+
+
+def test_links_name_real_operations_and_their_parameters():
+    by_id = {op["operationId"]: op for _, _, op in OPERATIONS}
+    assert len(by_id) == len(OPERATIONS)  # operation ids are unique
+    linked = 0
+    for _, _, op in OPERATIONS:
+        for answer in op["responses"].values():
+            for link in answer.get("links", {}).values():
+                target = by_id[link["operationId"]]
+                names = {p["name"] for p in target.get("parameters", [])}
+                assert set(link["parameters"]) <= names, link
+                linked += 1
+    assert linked >= 10
