@@ -158,6 +158,7 @@ ERRORS = {
     413: f"The body is over {settings.MAX_BODY_BYTES} bytes",
     415: "The body must be application/json",
     422: "The idempotency key was used for another tweet",
+    429: "Too many requests: slow down (API Gateway's throttling of the stage)",
 }
 
 
@@ -284,8 +285,9 @@ def _operation(path: str, method: str, operation_id: str, authorized: bool) -> d
     if "body" in spec:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{spec['body']}"}}}}
-    # 400: every route refuses query parameters it does not document (refuse_unknown_query).
-    errors = set(spec.get("errors", [])) | {400} | ({401} if authorized else set())
+    # Every route: 400 for a query parameter it does not document (refuse_unknown_query),
+    # 429 from API Gateway's throttling (infra/api-<stage>.json).
+    errors = set(spec.get("errors", [])) | {400, 429} | ({401} if authorized else set())
     for status in sorted(errors):
         operation["responses"][str(status)] = {"description": ERRORS[status], "content": {
             "application/json": {"schema": _ref("Error")}}}
