@@ -145,8 +145,10 @@ BODIES = {
                       required=["handle", "password"]),
     "Login": _object({"handle": {"type": "string"}, "password": {"type": "string"}}),
     "NewTweet": _object({"text": {"type": "string", "minLength": 1,
-                                  "description": f"A valid tweet by twitter-text: at most "
-                                                 f"{settings.TWEET_MAX_CHARS} weighted characters"},
+                                  "pattern": "^[^\\x00\\ufeff\\ufffe\\uffff]*$",
+                                  "description": f"A valid tweet by twitter-text: not blank, at most "
+                                                 f"{settings.TWEET_MAX_CHARS} weighted characters (a URL "
+                                                 f"weighs 23, most CJK characters and emoji 2)"},
                          "reply_to_id": NULLABLE_ID, "quote_of_id": NULLABLE_ID}, required=["text"]),
 }
 ERRORS = {

@@ -4,11 +4,12 @@ calls the local stack."""
 import shutil
 
 import pytest
-from conftest import start_stack
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.conftest import start_stack
 
 WAIT_SECONDS = 60  # for the page to render; each wait ends as soon as what it waits for is there
 

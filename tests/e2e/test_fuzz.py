@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import start_stack
+
+from tests.e2e.conftest import start_stack
 
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "10")
@@ -34,7 +35,8 @@ def test_the_api_holds_to_its_openapi_document():
              "-H", f"Authorization: Bearer {token}", "--max-examples", MAX_EXAMPLES, "--seed", SEED,
              "--workers", "1",  # CPython 3.11's ast is not thread-safe, and hypothesis parses lambdas with it
              "--no-color"],
-            cwd=HERE, env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_hooks", "PYTHONPATH": str(HERE)},
+            cwd=HERE, env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_hooks",  # which import chalicelib
+                           "PYTHONPATH": f"{HERE}:{HERE.parents[1]}"},
             capture_output=True, text=True, timeout=900)
     finally:
         stack.stop()
