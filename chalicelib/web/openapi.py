@@ -130,7 +130,8 @@ PATH_SCHEMAS = {"handle": HANDLE, "tweet_id": ID, "tag": {"type": "string", "min
                 "asset": {"enum": sorted(ASSETS)}}
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "schema": {"type": "string", "minLength": 1, "maxLength": settings.IDEMPOTENCY_KEY_MAX,
-                              "pattern": "^[!-~]+$"},
+                              # printable ASCII; spaces inside only (HTTP trims a header's ends)
+                              "pattern": "^[!-~]([ -~]*[!-~])?$"},
                    "description": "Retry freely: the same key from the same author within 24 hours "
                                   "returns the first tweet (with `Idempotent-Replayed: true`)"}
 
