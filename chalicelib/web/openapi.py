@@ -16,8 +16,6 @@ from collections import Counter
 from functools import cache
 from typing import Any
 
-from chalice import Response
-
 from chalicelib import settings
 from chalicelib.accounts.users import HANDLE_RE
 from chalicelib.web import errors
@@ -311,9 +309,8 @@ def refuse_unknown_query(event, get_response):
     an error, not an ignored filter; the table above is the one list."""
     allowed = _query_names().get((event.path, event.method), frozenset())
     unknown = sorted(set(event.query_params or {}) - allowed)
-    if unknown:
-        return Response(body=errors.error_body("invalid_request", f"Unknown query parameter(s): "
-                                                                  f"{', '.join(unknown)}."), status_code=400)
+    if unknown:  # answered by errors.error_middleware, outside this one
+        raise errors.bad_request(f"Unknown query parameter(s): {', '.join(unknown)}.")
     return get_response(event)
 
 
