@@ -8,7 +8,7 @@ contract is in the README.
 from chalice import Chalice, Rate, Response
 
 from chalicelib import settings
-from chalicelib.accounts import follows, tokens, users
+from chalicelib.accounts import follows, limits, tokens, users
 from chalicelib.discovery import hashtags, trends
 from chalicelib.events import consumers, redrive, streams
 from chalicelib.home import feed, ranked
@@ -22,6 +22,7 @@ app = Chalice(app_name="chirp")
 app.register_middleware(access_log.lambda_context, "all")  # outermost: every log line carries the invocation
 app.register_middleware(access_log.access, "http")  # one line per request, as the client got it
 app.register_middleware(errors.error_middleware, "http")
+app.register_middleware(auth.authenticate, "http")  # a token sent must name a user, at their current version
 app.register_middleware(openapi.refuse_unknown_query, "http")  # the documented query parameters only
 route = errors.route(app)  # app.route, answering the domain's refusals in the contract's shape
 
@@ -81,12 +82,33 @@ def login():
     if user is None:
         raise errors.unauthorized("The handle or password is wrong.")
     auth.seen(int(user.id))
-    return {"token": tokens.issue_token(int(user.id))}
+    return {"token": tokens.issue_token(int(user.id), int(user.token_version or 0))}
+
+
+@route("/auth/logout-all", methods=["POST"], authorizer=bearer_auth)
+def logout_all():
+    """Revokes every token of the caller's, this one included."""
+    users.revoke_tokens(auth.caller_id(_request()))
+    return Response(body="", status_code=204)
+
+
+@route("/auth/password", methods=["POST"], authorizer=bearer_auth)
+def change_password():
+    """A new password; every earlier token is revoked, and the answer
+    carries the caller's new one."""
+    body = inputs.json_object(_request().raw_body, {"password", "new_password"}, {"password", "new_password"})
+    if not isinstance(body["password"], str):
+        raise errors.bad_request("`password` must be a string.")
+    new_password = inputs.password_field(body, "new_password")
+    user = auth.caller(_request())
+    limits.spend(int(user.id), "password_changes")  # each try costs, so a stolen token cannot guess on
+    version = users.change_password(user, body["password"], new_password)
+    return {"token": tokens.issue_token(int(user.id), version)}
 
 
 @route("/me", authorizer=bearer_auth)
 def me():
-    return user_json(users.get_by_id(auth.caller_id(_request())))
+    return user_json(auth.caller(_request()))
 
 
 # --- users and follows ------------------------------------------------------
@@ -137,6 +159,7 @@ def follow(handle):
     followee = users.get_by_handle(inputs.path_handle(handle))
     caller = auth.caller_id(_request())
     if _request().method == "POST":
+        limits.spend(caller, "follows")
         follows.follow(caller, followee)
         return {"following": True}
     follows.unfollow(caller, followee)
@@ -153,7 +176,8 @@ def post_tweet():
                           reply_to_id=inputs.id_field(body, "reply_to_id"),
                           quote_of_id=inputs.id_field(body, "quote_of_id"))
     key = tweets.validate_idempotency_key(request.headers.get("idempotency-key"))
-    author = users.get_by_id(auth.caller_id(request))
+    author = auth.caller(request)
+    limits.spend(int(author.id), "tweets")
     tweet, replayed = tweets.post_tweet(author, new, key)
     headers: dict[str, str | list[str]] = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(tweet_json(tweet), status_code=201, headers=headers)
@@ -181,11 +205,12 @@ def tweet_replies(tweet_id):
 
 @route("/tweets/{tweet_id}/retweet", methods=["POST", "DELETE"], authorizer=bearer_auth)
 def retweet(tweet_id):
-    target, caller = inputs.path_id(tweet_id, "Tweet"), auth.caller_id(_request())
+    target, caller = inputs.path_id(tweet_id, "Tweet"), auth.caller(_request())
     if _request().method == "POST":
-        item, original, created = retweets.retweet(users.get_by_id(caller), target)
+        limits.spend(int(caller.id), "tweets")  # a retweet is a tweet
+        item, original, created = retweets.retweet(caller, target)
         return Response(tweet_json(item, original), status_code=201 if created else 200)
-    retweets.undo_retweet(caller, target)
+    retweets.undo_retweet(int(caller.id), target)
     return {"retweeted": False}
 
 
@@ -193,6 +218,7 @@ def retweet(tweet_id):
 def like(tweet_id):
     target, caller = inputs.path_id(tweet_id, "Tweet"), auth.caller_id(_request())
     if _request().method == "POST":
+        limits.spend(caller, "likes")
         likes.like(caller, target)
         return {"liked": True}
     likes.unlike(caller, target)
@@ -229,13 +255,13 @@ def user_notifications():
 
 @route("/timelines/home", authorizer=bearer_auth)
 def home_timeline():
-    reader = auth.caller_id(_request())
+    reader = auth.caller(_request())  # the reader's item: the home read needs no second read of it
     if pages.is_ranked(_request().query_params):
         return _ranked_home(reader)
-    scope = f"home:{reader}"
+    scope = f"home:{int(reader.id)}"
     page = pages.page_request(_request().query_params, scope)
-    home = feed.read(reader, page)
-    views.record(reader, [tweet for tweet, _ in home.tweets])
+    home = feed.read(int(reader.id), page, reader)
+    views.record(int(reader.id), [tweet for tweet, _ in home.tweets])
     body = pages.page([tweet_json(*shown) for shown in home.tweets], page, scope, home.more, home.last_key)
     body["meta"]["ranked"] = False
     body["meta"]["partial"] = home.partial  # true while a returning user's timeline is rebuilt
@@ -245,13 +271,15 @@ def home_timeline():
 def _ranked_home(reader):
     """Interesting first (chalicelib.home.ranked): a first page ranks and
     keeps the order, its cursor pages through what was kept."""
-    scope = f"home-ranked:{reader}"
+    reader_id = int(reader.id)
+    scope = f"home-ranked:{reader_id}"
     request = pages.ranked_request(_request().query_params, scope)
     if request.snapshot_id is None:
-        home = ranked.first_page(reader, request.limit, request.bounds)
+        home = ranked.first_page(reader_id, request.limit, request.bounds, reader)
     else:
-        home = ranked.later_page(reader, request.snapshot_id, request.offset, request.limit, request.bounds)
-    views.record(reader, [place.tweet for place in home.places])
+        home = ranked.later_page(reader_id, request.snapshot_id, request.offset, request.limit,
+                                 request.bounds)
+    views.record(reader_id, [place.tweet for place in home.places])
     shown = [{**tweet_json(p.tweet, p.original), "ranking": ranking_json(p.score, p.reasons)}
              for p in home.places]
     body = pages.ranked_page(shown, scope, home.snapshot_id, home.offset, home.expires_at)

@@ -55,3 +55,14 @@ class Unprocessable(DomainError):
     """Well-formed, but contradicts an earlier request (422)."""
 
     default_code = "unprocessable"
+
+
+class TooMany(DomainError):
+    """The caller has used up a limit; it may try again in `retry_after`
+    seconds (429, with Retry-After)."""
+
+    default_code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, code: str | None = None):
+        super().__init__(message, code)
+        self.retry_after = retry_after

@@ -30,7 +30,7 @@ TABLE_NAMES = {
                           NAME_PATTERN.format(stage=STAGE, name=table))
     for table in ("users", "handles", "tweets", "follows", "idempotency", "timelines",
                   "retweets", "likes", "hashtags", "trends", "notifications", "affinity",
-                  "snapshots")
+                  "snapshots", "limits")
 }
 
 # Queues (SQS): "jobs" carries every background job (chalicelib.storage.jobs),
@@ -108,6 +108,21 @@ PAGE_MAX = 100
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_KEY_MAX = 255
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Per-user write limits (chalicelib.accounts.limits): at most this many per
+# minute and per UTC day, then 429 with Retry-After. Tweets count retweets
+# and replies. The day limits are Twitter's own (2,400 tweets, 400 follows,
+# 1,000 likes); the minute limits stop a script from spending a day's in a
+# burst while leaving room for a person's fastest. Password changes are
+# limited because each try tests a guess of the current password.
+# Read at call time (settings.WRITE_LIMITS) so tests can change them.
+WRITE_LIMITS = {
+    "tweets": {"minute": _int("TWEETS_PER_MINUTE", 30), "day": _int("TWEETS_PER_DAY", 2400)},
+    "follows": {"minute": _int("FOLLOWS_PER_MINUTE", 30), "day": _int("FOLLOWS_PER_DAY", 400)},
+    "likes": {"minute": _int("LIKES_PER_MINUTE", 60), "day": _int("LIKES_PER_DAY", 1000)},
+    "password_changes": {"minute": 5, "day": 20},
+}
+LIMIT_WINDOWS = {"minute": 60, "day": 86400}  # seconds; each window starts at a multiple (UTC)
 
 # Retries in the AWS SDK. Every DynamoDB and SQS client (PynamoDB's, the
 # transactions connection's, the jobs queue's) uses botocore's "standard"

@@ -31,6 +31,8 @@ def gateway_response(response_type: str) -> dict:
     headers = {"Content-Type": "application/json"}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if status == 429:  # the stage's limits are per second: a second's wait lets the next through
+        headers["Retry-After"] = "1"
     return {"statusCode": status, "headers": headers, "multiValueHeaders": {},
             "body": json.dumps(error_body(code, message))}
 

@@ -42,6 +42,7 @@ TABLE_ACCESS: dict[str, dict[str, tuple[str, ...]]] = {
         "notifications": ("Query",),
         "affinity": ("BatchGetItem",),  # ranked home pages: the reader's engagement with the authors
         "snapshots": ("GetItem", "PutItem"),  # a ranked home timeline's order, for its later pages
+        "limits": ("UpdateItem",),  # per-user write limits: one conditional ADD per window
     },
     "on_tweet_change": {  # fan-out, hashtags, notifications; a deletion's retractions and cascade
         "users": ("BatchGetItem", "GetItem", "UpdateItem"),  # the author's path; who is active; counts

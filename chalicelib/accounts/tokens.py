@@ -1,4 +1,9 @@
-"""Bearer tokens: HS256-signed JWTs carrying the user id, with an expiry.
+"""Bearer tokens: HS256-signed JWTs carrying the user id and the user's
+token version, with an expiry.
+
+The version is what revokes: the user item keeps the current one
+(UserModel.token_version), a log-out-everywhere or a password change moves
+it on, and a token carrying an older one is refused (chalicelib.web.auth).
 
 The signing key is JWT_SECRET locally; deployed stages name an SSM
 SecureString in JWT_SECRET_PARAMETER, fetched once and cached per container.
@@ -8,6 +13,7 @@ issued or checked, not at import: the routes that neither log in nor carry a
 bearer token do not pay it (README, "Cold start").
 """
 import time
+from dataclasses import dataclass
 
 from chalicelib import settings
 
@@ -16,6 +22,14 @@ ALGORITHM = "HS256"
 
 class InvalidToken(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a valid token says: whose it is, and which of their versions."""
+
+    user_id: int
+    version: int
 
 
 def signing_key() -> bytes:
@@ -33,20 +47,25 @@ def signing_key() -> bytes:
     return key
 
 
-def issue_token(user_id: int, now: float | None = None) -> str:
+def issue_token(user_id: int, version: int = 0, now: float | None = None) -> str:
+    """A token for the user at their current token version (0 until their
+    first log-out-everywhere or password change)."""
     import jwt
 
     now = int(time.time() if now is None else now)
-    claims = {"sub": str(user_id), "iss": settings.JWT_ISSUER, "iat": now,
+    claims = {"sub": str(user_id), "ver": version, "iss": settings.JWT_ISSUER, "iat": now,
               "exp": now + settings.TOKEN_TTL_SECONDS}
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
 
 
-def verify_token(token: str) -> int:
-    """The user id a valid token was issued to; InvalidToken otherwise.
+def verify_token(token: str) -> Claims:
+    """Whom a valid token was issued to, at which version; InvalidToken
+    otherwise. Whether that user still exists at that version is the
+    caller's check (chalicelib.web.auth): this one reads no table.
 
     Only HS256 is accepted, which rules out `alg: none` and key-confusion
-    tricks; exp, iat and sub must be present.
+    tricks; exp, iat and sub must be present. A token without `ver` was
+    issued before versions existed and counts as version 0.
     """
     import jwt
 
@@ -60,7 +79,10 @@ def verify_token(token: str) -> int:
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit():
         raise InvalidToken("bad subject")
-    return int(sub)
+    version = claims.get("ver", 0)
+    if type(version) is not int or version < 0:  # not a bool, a float or a string
+        raise InvalidToken("bad version")
+    return Claims(int(sub), version)
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -1,5 +1,8 @@
-"""Users and handles: sign-up, log-in, and finding users."""
+"""Users and handles: sign-up, log-in, revoking tokens, changing the
+password, and finding users."""
 import re
+
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import errors, settings
 from chalicelib.accounts import activity, passwords
@@ -52,6 +55,52 @@ def login(handle: str, password: str) -> UserModel | None:
     return None
 
 
+def revoke_tokens(user_id: int) -> None:
+    """Logs the user out everywhere: every token issued so far carries an
+    older version than the one this moves to, so all are refused."""
+    try:
+        UserModel(id=user_id).update(actions=[UserModel.token_version.add(1)],
+                                     condition=UserModel.id.exists())
+    except UpdateError as exc:
+        if _condition_failed(exc):
+            raise errors.NotFound("User") from None
+        raise
+
+
+def change_password(user: UserModel, current: str, new: str) -> int:
+    """Sets a new password once the current one is proven, and revokes every
+    token issued so far; the new token version, for the caller's new token.
+
+    The update is conditional on the token version the caller was checked
+    at, so a log-out-everywhere landing first wins: the token that asked
+    was revoked by it, and may not change the password afterwards."""
+    if len(current) > settings.PASSWORD_MAX or not passwords.verify_password(current, user.password_hash):
+        raise errors.Forbidden("The current password is wrong.", "wrong_password")
+    seen = int(user.token_version or 0)
+    unchanged = UserModel.token_version == seen
+    if seen == 0:  # users from before token versions have none stored
+        unchanged = unchanged | UserModel.token_version.does_not_exist()
+    try:
+        user.update(actions=[UserModel.password_hash.set(passwords.hash_password(new)),
+                             UserModel.token_version.add(1)],
+                    condition=UserModel.id.exists() & unchanged)
+    except UpdateError as exc:
+        if not _condition_failed(exc):
+            raise
+        # The SDK retries a call whose answer was lost: its own first try
+        # may be what moved the version on. Then the new password is stored.
+        now = find_by_id(int(user.id), consistent=True)
+        if now is None or int(now.token_version or 0) != seen + 1 or \
+                not passwords.verify_password(new, now.password_hash):
+            raise errors.Unauthenticated("This token was revoked; log in again.") from None
+        user = now
+    return int(user.token_version)
+
+
+def _condition_failed(exc: UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
 def find_by_handle(handle: str) -> UserModel | None:
     try:
         claim = HandleModel.get(handle.lower())
@@ -60,9 +109,9 @@ def find_by_handle(handle: str) -> UserModel | None:
     return find_by_id(int(claim.user_id))
 
 
-def find_by_id(user_id: int) -> UserModel | None:
+def find_by_id(user_id: int, consistent: bool = False) -> UserModel | None:
     try:
-        return UserModel.get(user_id)
+        return UserModel.get(user_id, consistent_read=consistent)
     except UserModel.DoesNotExist:
         return None
 

@@ -174,10 +174,11 @@ def trim(user_id: int) -> None:
     entries.trim(user_id)
 
 
-def read(reader_id: int, page: PageRequest) -> reading.HomePage:
-    """A page of the reader's home timeline, newest first."""
+def read(reader_id: int, page: PageRequest, reader: UserModel | None = None) -> reading.HomePage:
+    """A page of the reader's home timeline, newest first (`reader`: their
+    item, if read already)."""
     with traces.span("home read", reader_id=reader_id), calls.counting(reading.MODELS) as made:
-        home = reading.home_page(reader_id, page)
+        home = reading.home_page(reader_id, page, reader=reader)
     metrics.count("HomeReadCalls", made.total())
     return home
 

@@ -40,7 +40,7 @@ from chalicelib.observe import metrics, traces
 from chalicelib.storage import batches, calls
 from chalicelib.storage.ids import id_timestamp_ms, min_id_at, new_id
 from chalicelib.storage.paging import PageRequest
-from chalicelib.storage.tables import FollowModel, SnapshotModel, TweetModel
+from chalicelib.storage.tables import FollowModel, SnapshotModel, TweetModel, UserModel
 
 clock = time.time  # Unix seconds now; tests move it
 
@@ -84,23 +84,25 @@ class _Kept:
 MODELS = (*reading.MODELS, SnapshotModel)
 
 
-def first_page(reader_id: int, limit: int, bounds: PageRequest | None = None) -> RankedPage:
+def first_page(reader_id: int, limit: int, bounds: PageRequest | None = None,
+               reader: UserModel | None = None) -> RankedPage:
     """The top `limit` of the reader's ranked candidates; the rest kept for
     the next pages (a new snapshot every time: a request without a cursor
-    starts again)."""
+    starts again). `reader`: their item, if read already."""
     with traces.span("ranked first page", reader_id=reader_id), calls.counting(MODELS) as made:
-        page = _first_page(reader_id, limit, bounds)
+        page = _first_page(reader_id, limit, bounds, reader)
     metrics.count("RankedReadCalls", made.total())
     return page
 
 
-def _first_page(reader_id: int, limit: int, bounds: PageRequest | None) -> RankedPage:
+def _first_page(reader_id: int, limit: int, bounds: PageRequest | None,
+                reader: UserModel | None) -> RankedPage:
     now = clock()
     since = min_id_at(int((now - settings.RANKED_WINDOW_HOURS * 3600) * 1000)) - 1
     if bounds is not None and bounds.since_id is not None:
         since = max(since, bounds.since_id)
     window = PageRequest(settings.RANKED_CANDIDATES, bounds.max_id if bounds else None, since)
-    home = reading.home_page(reader_id, window, window_only=True)
+    home = reading.home_page(reader_id, window, window_only=True, reader=reader)
     # Each original once: a later read round (older entries) can carry one an
     # earlier round did. The original itself, else its oldest retweet, stands for it.
     originals: dict[int, reading.Shown] = {}

@@ -137,17 +137,21 @@ def _candidates(reader_id: int, celebrities: set[int], page: PageRequest,
     return ordered[:want], len(ordered) > want
 
 
-def home_page(reader_id: int, page: PageRequest, window_only: bool = False) -> HomePage:
+def home_page(reader_id: int, page: PageRequest, window_only: bool = False,
+              reader: UserModel | None = None) -> HomePage:
     """A page of the reader's home timeline. `window_only` (the ranked
     timeline's candidates, chalicelib.home.ranked) treats the page as the
     whole list: an original is shown once among the page's own items (by
     the oldest of them that carries it), with nothing looked up outside it,
-    so retweets cost no by-original Queries."""
-    try:
-        reader = UserModel.get(reader_id,
-                               attributes_to_get=["id", "celebrity_followees", "timeline_rebuilding"])
-    except UserModel.DoesNotExist:
-        raise errors.NotFound("User") from None
+    so retweets cost no by-original Queries. `reader` is the reader's item
+    when the caller has it already (the request's authentication read it),
+    saving the read."""
+    if reader is None:
+        try:
+            reader = UserModel.get(reader_id,
+                                   attributes_to_get=["id", "celebrity_followees", "timeline_rebuilding"])
+        except UserModel.DoesNotExist:
+            raise errors.NotFound("User") from None
     celebrities = {int(c) for c in reader.celebrity_followees or ()}
     shown: list[Shown] = []
     more, last_key, window, rounds = False, None, page, 0

@@ -41,6 +41,9 @@ class UserModel(Model):
     display_name = UnicodeAttribute()
     bio = UnicodeAttribute(default="")
     password_hash = UnicodeAttribute()
+    # Tokens carry the version they were issued at; moving it on (log-out-
+    # everywhere, a password change) revokes every earlier token (chalicelib.web.auth).
+    token_version = NumberAttribute(default=0)
     followers_count = NumberAttribute(default=0)
     following_count = NumberAttribute(default=0)
     tweets_count = NumberAttribute(default=0)
@@ -324,12 +327,27 @@ class SnapshotModel(Model):
     expires_at = TTLAttribute()
 
 
+class LimitModel(Model):
+    """One window's count of one user's writes of one kind
+    (chalicelib.accounts.limits): `<user>:<action>:<span>:<window>`. Gone
+    after the window, by TTL; a late deletion is harmless, since the key
+    names the window."""
+
+    class Meta(_Meta):
+        table_name = settings.TABLE_NAMES["limits"]
+
+    window_key = UnicodeAttribute(hash_key=True)
+    spent = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
 VIEW_MARK_PREFIX = "vseq_"  # TweetModel's per-group view marks: vseq_0 .. vseq_<VIEWS_GROUPS - 1>
 
 ALL_MODELS = (UserModel, HandleModel, TweetModel, FollowModel, IdempotencyModel, TimelineModel,
               RetweetModel, LikeModel, HashtagModel, TrendModel, NotificationModel, AffinityModel,
-              SnapshotModel)
-TTL_ATTRIBUTES = {IdempotencyModel: "expires_at", TrendModel: "expires_at", SnapshotModel: "expires_at"}
+              SnapshotModel, LimitModel)
+TTL_ATTRIBUTES = {IdempotencyModel: "expires_at", TrendModel: "expires_at", SnapshotModel: "expires_at",
+                  LimitModel: "expires_at"}
 
 
 def client() -> "DynamoDBClient":

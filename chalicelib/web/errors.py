@@ -12,6 +12,7 @@ re-raises exactly that class to middleware; any other exception raised by
 a view becomes Chalice's own 500 before middleware sees it.
 """
 import functools
+import logging
 
 from chalice import Chalice, ChaliceUnhandledError, Response
 
@@ -21,9 +22,12 @@ from chalicelib.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    TooMany,
     Unauthenticated,
     Unprocessable,
 )
+
+_log = logging.getLogger("chirp.errors")
 
 
 class ApiError(ChaliceUnhandledError):
@@ -54,12 +58,17 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     Unprocessable: 422,
+    TooMany: 429,
 }
 
 
 def api_error(exc: DomainError) -> ApiError:
     """The contract's answer to a domain refusal."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    headers = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooMany):
+        headers["Retry-After"] = str(exc.retry_after)
     return ApiError(STATUS[type(exc)], exc.code, exc.message, headers)
 
 
@@ -118,4 +127,10 @@ def error_middleware(event, get_response) -> Response:
         response = get_response(event)
     except ApiError as exc:
         return Response(body=error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+    except Exception:
+        # Raised by a middleware inside this one (a view's own failure is
+        # Chalice's logged 500 by now); escaping, it would fail the whole
+        # invocation, which API Gateway answers 502 in its own shape.
+        _log.exception("Unhandled error before the view")
+        return Response(body=error_body("internal_error", "An internal error occurred."), status_code=500)
     return to_contract_response(response)

@@ -77,13 +77,14 @@ def display_name_field(body: dict) -> str | None:
     return name
 
 
-def password_field(body: dict) -> str:
-    value = body.get("password")
+def password_field(body: dict, name: str = "password") -> str:
+    """A password being set (sign-up, a new password): a string within the length limits."""
+    value = body.get(name)
     if not isinstance(value, str):
-        raise errors.bad_request("`password` must be a string.")
+        raise errors.bad_request(f"`{name}` must be a string.")
     if not settings.PASSWORD_MIN <= len(value) <= settings.PASSWORD_MAX:
         raise errors.bad_request(
-            f"`password` must be {settings.PASSWORD_MIN} to {settings.PASSWORD_MAX} characters long.")
+            f"`{name}` must be {settings.PASSWORD_MIN} to {settings.PASSWORD_MAX} characters long.")
     return value
 
 

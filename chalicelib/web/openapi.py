@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib import settings
 from chalicelib.accounts.users import HANDLE_RE
 from chalicelib.web import errors
+from chalicelib.web.auth import TOKENLESS
 from chalicelib.web.docs import ASSETS
 from chalicelib.web.inputs import DISPLAY_NAME_PATTERN
 
@@ -143,6 +144,8 @@ BODIES = {
                                         "pattern": DISPLAY_NAME_PATTERN}},
                       required=["handle", "password"]),
     "Login": _object({"handle": {"type": "string"}, "password": {"type": "string"}}),
+    "PasswordChange": _object({"password": {"type": "string", "description": "The current one"},
+                               "new_password": PASSWORD}),
     "NewTweet": _object({"text": {"type": "string", "minLength": 1,
                                   "pattern": "^[^\\x00\\ufeff\\ufffe\\uffff]*$",
                                   "description": f"A valid tweet by twitter-text: not blank, at most "
@@ -152,15 +155,23 @@ BODIES = {
 }
 ERRORS = {
     400: "Invalid input (the message says which), or a query parameter this route does not take",
-    401: "A valid bearer token is required",
-    403: "Not yours to do (someone else's tweet; following yourself)",
-    404: "No such thing (or route); for the caller's own resources, their account is gone",
+    401: "A valid bearer token is required; a token sent to a public route must be valid too "
+         "(signed, unexpired, its user existing and not logged out everywhere since)",
+    403: "Not yours to do (someone else's tweet; following yourself; a wrong current password)",
+    404: "No such thing (or route)",
     409: "Taken, or (an idempotency key) still being used by a request in flight",
     413: f"The body is over {settings.MAX_BODY_BYTES} bytes",
     415: "The body must be application/json",
     422: "The idempotency key was used for another tweet",
-    429: "Too many requests: slow down (API Gateway's throttling of the stage)",
+    429: "Too many requests: slow down (API Gateway's throttling of the stage); retry after "
+         "`Retry-After` seconds",
 }
+# Writes counted by the caller's write limits (settings.WRITE_LIMITS): their 429 says which.
+LIMITED = {("/tweets", "POST"): "tweets", ("/tweets/{tweet_id}/retweet", "POST"): "tweets",
+           ("/users/{handle}/follow", "POST"): "follows", ("/tweets/{tweet_id}/like", "POST"): "likes",
+           ("/auth/password", "POST"): "password_changes"}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "required": True,
+                               "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"}}}
 
 
 def _ok(schema: dict | None, description: str, status: int = 200) -> dict:
@@ -195,7 +206,13 @@ OPERATIONS: dict[tuple[str, str], dict] = {
     ("/auth/login", "POST"): {"summary": "Get a token (valid 24 hours)", "body": "Login",
                               "ok": _ok(_object({"token": {"type": "string"}}), "A token"),
                               "errors": [400, 401, 413, 415]},
-    ("/me", "GET"): {"summary": "The caller", "ok": _ok(_ref("User"), "The caller's user"), "errors": [404]},
+    ("/auth/logout-all", "POST"): {"summary": "Log out everywhere: revoke every token of yours, this one too",
+                                   "ok": _ok(None, "Revoked", 204)},
+    ("/auth/password", "POST"): {"summary": "Change your password; revokes every earlier token",
+                                 "body": "PasswordChange",
+                                 "ok": _ok(_object({"token": {"type": "string"}}), "Your new token"),
+                                 "errors": [400, 403, 413, 415]},
+    ("/me", "GET"): {"summary": "The caller", "ok": _ok(_ref("User"), "The caller's user")},
     ("/users/{handle}", "GET"): {"summary": "A user", "ok": _ok(_ref("User"), "The user"), "errors": [404]},
     ("/users/{handle}/tweets", "GET"): {"summary": "A user's tweets, newest first", "query": TWEET_PAGE,
                                         "ok": _ok(_ref("TweetList"), "A page"), "errors": [400, 404]},
@@ -240,7 +257,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {
     ("/timelines/home", "GET"): {"summary": "Your home timeline: newest first, or interesting first",
                                  "query": [*TWEET_PAGE, RANKED],
                                  "ok": _ok({"oneOf": [_ref("HomeTimeline"), _ref("RankedHomeTimeline")]},
-                                           "A page"), "errors": [400, 404]},
+                                           "A page"), "errors": [400]},
 }
 
 # What a client can do next with what an answer holds (OpenAPI links; the
@@ -266,9 +283,6 @@ LINKS: dict[tuple[str, str], dict[int, dict[str, tuple[str, str, str]]]] = {
         "GetRetweet": ("get_tweet", "tweet_id", _NEW_TWEET)}},
 }
 
-# Public reads take an optional token: a valid one counts the reader's views.
-VIEWED = {"/users/{handle}/tweets", "/tweets/{tweet_id}", "/tweets/{tweet_id}/replies",
-          "/hashtags/{tag}/tweets"}
 
 
 def _operation(path: str, method: str, operation_id: str, authorized: bool) -> dict:
@@ -287,19 +301,24 @@ def _operation(path: str, method: str, operation_id: str, authorized: bool) -> d
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{spec['body']}"}}}}
     # Every route: 400 for a query parameter it does not document (refuse_unknown_query),
-    # 429 from API Gateway's throttling (infra/api-<stage>.json).
-    errors = set(spec.get("errors", [])) | {400, 429} | ({401} if authorized else set())
-    for status in sorted(errors):
-        operation["responses"][str(status)] = {"description": ERRORS[status], "content": {
+    # 401 for a bad token (chalicelib.web.auth), 429 from API Gateway's throttling
+    # (infra/api-<stage>.json) or the caller's write limits (chalicelib.accounts.limits).
+    checked = set() if path in TOKENLESS else {401}
+    for status in sorted(set(spec.get("errors", [])) | {400, 429} | checked):
+        description = ERRORS[status]
+        if status == 429 and (path, method) in LIMITED:
+            description += f", or when the caller's {LIMITED[(path, method)]} limit is used up"
+        operation["responses"][str(status)] = {"description": description, "content": {
             "application/json": {"schema": _ref("Error")}}}
+        if status == 429:
+            operation["responses"][str(status)]["headers"] = RETRY_AFTER
     for status, links in LINKS.get((path, method), {}).items():
         operation["responses"][str(status)]["links"] = {
             name: {"operationId": target, "parameters": {parameter: expression}}
             for name, (target, parameter, expression) in links.items()}
-    if authorized:
-        operation["security"] = [{"bearer": []}]
-    elif path in VIEWED:
-        operation["security"] = [{}, {"bearer": []}]
+    # A public route takes a token too: it must be valid, and counts the reader's views.
+    if path not in TOKENLESS:
+        operation["security"] = [{"bearer": []}] if authorized else [{}, {"bearer": []}]
     return operation
 
 

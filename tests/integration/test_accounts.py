@@ -25,7 +25,7 @@ def test_signup_returns_the_user_and_a_working_token(api):
     assert ISO_UTC.fullmatch(user["created_at"])
     assert user["created_at"] == id_created_at(int(user["id"]))
     assert (user["followers_count"], user["following_count"], user["tweets_count"]) == (0, 0, 0)
-    assert tokens.verify_token(reply.json["token"]) == int(user["id"])
+    assert tokens.verify_token(reply.json["token"]).user_id == int(user["id"])
 
     me = api.get("/me", token=reply.json["token"])
     assert me.status == 200
@@ -73,7 +73,7 @@ def test_concurrent_signups_for_the_same_handle_ignoring_case(concurrent_api):
     assert api.get("/users/alice").json["id"] == winner["id"]
     login = api.post("/auth/login", {"handle": "ALICE", "password": f"password of {handles[winner_index]}"})
     assert login.status == 200
-    assert tokens.verify_token(login.json["token"]) == int(winner["id"])
+    assert tokens.verify_token(login.json["token"]).user_id == int(winner["id"])
 
 
 def test_login(api, make_user):
@@ -81,7 +81,7 @@ def test_login(api, make_user):
     reply = api.post("/auth/login", {"handle": "dave", "password": "s3cret password"})
     assert reply.status == 200
     assert set(reply.json) == {"token"}
-    assert tokens.verify_token(reply.json["token"]) == int(user["id"])
+    assert tokens.verify_token(reply.json["token"]).user_id == int(user["id"])
     assert api.get("/me", token=reply.json["token"]).json["id"] == user["id"]
 
 
@@ -89,7 +89,7 @@ def test_login_ignores_handle_case(api, make_user):
     user, _ = make_user("Erin")
     reply = api.post("/auth/login", {"handle": "eRIN", "password": "correct horse"})
     assert reply.status == 200
-    assert tokens.verify_token(reply.json["token"]) == int(user["id"])
+    assert tokens.verify_token(reply.json["token"]).user_id == int(user["id"])
 
 
 def test_failed_login_does_not_say_whether_the_handle_exists(api, make_user):

@@ -75,14 +75,14 @@ def test_a_job_line_names_its_kind(lines, monkeypatch):
 
 
 def test_an_unexpected_failure_is_an_error_line_with_its_stack(api, make_user, lines, monkeypatch):
-    from chalicelib.accounts import users
+    import app
 
     user, token = make_user()
 
-    def broken(user_id):
+    def broken(user):
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(users, "get_by_id", broken)
+    monkeypatch.setattr(app, "user_json", broken)
     assert api.get("/me", token=token).status == 500
     failed = [r for r in lines.records if r.get("route") == "/me"]
     assert len(failed) == 1 and failed[0]["level"] == "ERROR" and failed[0]["status"] == 500
@@ -91,3 +91,24 @@ def test_an_unexpected_failure_is_an_error_line_with_its_stack(api, make_user, l
     assert len(stacks) == 1 and stacks[0]["level"] == "ERROR"
     assert stacks[0]["function_request_id"] == failed[0]["function_request_id"]
     assert stacks[0]["user_id"] == failed[0]["user_id"] == int(user["id"])
+
+
+def test_a_failure_before_the_view_is_the_contracts_500_with_its_stack(api, make_user, lines, monkeypatch):
+    """The token check (middleware, before any view) failing unexpectedly:
+    not an invocation error (API Gateway's own 502), but the contract's 500."""
+    from chalicelib.accounts import users
+
+    _, token = make_user()
+
+    def broken(user_id, consistent=False):
+        raise RuntimeError("the table is on fire")
+
+    monkeypatch.setattr(users, "find_by_id", broken)
+    reply = api.get("/trends", token=token)
+    assert reply.status == 500
+    assert reply.json == {"error": {"code": "internal_error", "message": "An internal error occurred."}}
+    failed = [r for r in lines.records if r.get("route") == "/trends"]
+    assert len(failed) == 1 and failed[0]["status"] == 500
+    stacks = [r for r in lines.records if "the table is on fire" in r.get("exception", "")]
+    assert len(stacks) == 1 and stacks[0]["level"] == "ERROR"
+    assert stacks[0]["function_request_id"] == failed[0]["function_request_id"]

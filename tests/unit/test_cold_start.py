@@ -62,7 +62,7 @@ import sys
 import app
 from chalicelib.accounts import tokens
 from chalicelib.events import consumers
-assert tokens.verify_token(tokens.issue_token(7)) == 7
+assert tokens.verify_token(tokens.issue_token(7)).user_id == 7
 assert "jwt" in sys.modules
 event = {"Records": [{"messageId": "m1", "body": "x", "receiptHandle": "r", "attributes": {},
                       "eventSource": "aws:sqs", "md5OfBody": "",

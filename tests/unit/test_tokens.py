@@ -49,7 +49,7 @@ def refused(token):
 
 def test_issue_then_verify():
     token = issue_token(USER_ID)
-    assert verify_token(token) == USER_ID
+    assert verify_token(token).user_id == USER_ID
 
 
 def test_token_claims():
@@ -57,14 +57,30 @@ def test_token_claims():
     header = jwt.get_unverified_header(token)
     payload = jwt.decode(token, options={"verify_signature": False})
     assert header["alg"] == "HS256"
-    assert payload == {"sub": str(USER_ID), "iss": "chirp", "iat": 1_800_000_000,
+    assert payload == {"sub": str(USER_ID), "ver": 0, "iss": "chirp", "iat": 1_800_000_000,
                        "exp": 1_800_000_000 + settings.TOKEN_TTL_SECONDS}
+
+
+def test_the_token_version_round_trips():
+    assert verify_token(issue_token(USER_ID, 7)) == tokens.Claims(USER_ID, 7)
+    assert verify_token(issue_token(USER_ID)) == tokens.Claims(USER_ID, 0)
+
+
+def test_a_token_from_before_versions_is_version_0():
+    token = sign_hs({"alg": "HS256"}, claims(), tokens.signing_key())
+    assert verify_token(token) == tokens.Claims(USER_ID, 0)
+
+
+@pytest.mark.parametrize("version", [-1, 1.5, 1.0, "1", True, None, [1], {"v": 1}])
+def test_bad_version_is_refused(version):
+    refused(sign_hs({"alg": "HS256"}, {**claims(), "ver": version}, tokens.signing_key()))
 
 
 def test_hand_signed_token_with_the_right_key_is_accepted():
     # The hand-made tokens below fail for the reason they name, not because
     # sign_hs is wrong.
-    assert verify_token(sign_hs({"alg": "HS256", "typ": "JWT"}, claims(), tokens.signing_key())) == USER_ID
+    token = sign_hs({"alg": "HS256", "typ": "JWT"}, claims(), tokens.signing_key())
+    assert verify_token(token).user_id == USER_ID
 
 
 def test_expired_token_is_refused():
@@ -72,7 +88,8 @@ def test_expired_token_is_refused():
 
 
 def test_token_just_before_expiry_is_accepted():
-    assert verify_token(issue_token(USER_ID, now=time.time() - settings.TOKEN_TTL_SECONDS + 60)) == USER_ID
+    token = issue_token(USER_ID, now=time.time() - settings.TOKEN_TTL_SECONDS + 60)
+    assert verify_token(token).user_id == USER_ID
 
 
 def test_token_issued_in_the_future_is_refused():
@@ -87,7 +104,7 @@ def test_key_rotation_invalidates_old_tokens(monkeypatch):
     token = issue_token(USER_ID)
     monkeypatch.setattr(settings, "JWT_SECRET", OTHER_KEY)
     refused(token)
-    assert verify_token(issue_token(USER_ID)) == USER_ID
+    assert verify_token(issue_token(USER_ID)).user_id == USER_ID
 
 
 def test_tampered_payload_is_refused():
