@@ -18,6 +18,7 @@ A fixed window lets up to twice a limit through around a window's edge
 (the end of one minute and the start of the next): the price of one write
 per window instead of a log of every request.
 """
+import logging
 import math
 import time
 from datetime import UTC, datetime
@@ -25,7 +26,10 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import errors, settings
+from chalicelib.observe import metrics
 from chalicelib.storage.tables import LimitModel
+
+_log = logging.getLogger("chirp.limits")
 
 LABELS = {"tweets": "tweets (retweets and replies included)", "follows": "follows", "likes": "likes",
           "password_changes": "password changes"}
@@ -41,6 +45,8 @@ def spend(user_id: int, action: str, now: float | None = None) -> None:
         ends = (window + 1) * seconds
         if not _take(f"{user_id}:{action}:{span}:{window}", limit, ends):
             wait = max(1, math.ceil(ends - now))
+            metrics.count_by("WritesLimited", "action", action)  # a burst of these: a script, or limits too low
+            _log.info("write limit reached", extra={"action": action, "span": span, "retry_after": wait})
             raise errors.TooMany(f"At most {limit} {LABELS[action]} a {span}; try again in {wait} seconds.",
                                  retry_after=wait)
 

@@ -208,3 +208,16 @@ def test_spending_matches_the_fixed_window_model(minute, day, gaps):
                 assert exc.retry_after == wait, (minute, day, now)
     finally:
         settings.WRITE_LIMITS["follows"] = old
+
+
+def test_a_refusal_is_counted_and_logged(limit, monkeypatch):
+    from chalicelib.observe import metrics
+
+    heard = []
+    monkeypatch.setattr(metrics, "listeners", [lambda name, value, dimension: heard.append((name, dimension))])
+    limit("likes", minute=1)
+    user = next(_users)
+    limits.spend(user, "likes", now=1_800_000_000.0)
+    with pytest.raises(errors.TooMany):
+        limits.spend(user, "likes", now=1_800_000_001.0)
+    assert heard == [("WritesLimited", "likes")]
