@@ -29,7 +29,7 @@ chaos: $(READY)  ## faults at the wire, a random workload, then silence: equal t
 	$(PY) -m chaos
 
 fuzz: $(READY)  ## schemathesis against the local stack, long: FUZZ_MAX_EXAMPLES (default 200), FUZZ_SEED
-	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(PY) -m pytest -n0 -s tests/e2e/test_fuzz.py
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(PY) -m pytest -n0 -s --timeout 1500 tests/e2e/test_fuzz.py
 
 scan: $(READY)  ## checkov over the packaged app, the data stack and the monitoring stacks (pinned, in .venv-checkov)
 	$(PY) -m pytest -n0 -q tests/integration/test_checkov.py

@@ -108,7 +108,9 @@ def caller(request) -> UserModel:
     if user is None:  # a protected route always has one: the authorizer refused the rest
         raise errors.unauthorized()
     logs.bind(user_id=int(user.id))
-    seen(int(user.id))
+    if seen(int(user.id)):  # a returning user's rebuild started: the item read before is stale
+        user = users.find_by_id(int(user.id), consistent=True) or user
+        _callers[request] = user
     return user
 
 
@@ -117,12 +119,15 @@ def caller_id(request) -> int:
     return int(caller(request).id)
 
 
-def seen(user_id: int) -> None:
+def seen(user_id: int) -> bool:
     """Records that the user is active (fan-out delivers only to users active
-    within ACTIVE_DAYS); one back after longer gets their timeline populated."""
+    within ACTIVE_DAYS); one back after longer gets their timeline populated
+    (True: it was)."""
     if activity.mark_active(user_id):
         feed.populate(user_id)
         activity.remember(user_id)
+        return True
+    return False
 
 
 def reader_id(request) -> int | None:

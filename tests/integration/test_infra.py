@@ -897,6 +897,10 @@ def _run_every_path(api, recorder) -> None:
             url = _queue_url(short)
             for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Last, since they revoke: a password change, then logging out everywhere.
+    changed = api.post("/auth/password", {"password": "correct horse", "new_password": "battery staple"},
+                       token=token["erin"])
+    replies += [changed, api.post("/auth/logout-all", token=changed.json["token"])]
     assert all(r.status < 500 for r in replies), [(r.status, r.body[:200]) for r in replies]
 
 
