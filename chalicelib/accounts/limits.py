@@ -45,7 +45,7 @@ def spend(user_id: int, action: str, now: float | None = None) -> None:
         ends = (window + 1) * seconds
         if not _take(f"{user_id}:{action}:{span}:{window}", limit, ends):
             wait = max(1, math.ceil(ends - now))
-            metrics.count_by("WritesLimited", "action", action)  # a burst of these: a script, or limits too low
+            metrics.count_by("WritesLimited", "action", action)  # many: a script, or limits set too low
             _log.info("write limit reached", extra={"action": action, "span": span, "retry_after": wait})
             raise errors.TooMany(f"At most {limit} {LABELS[action]} a {span}; try again in {wait} seconds.",
                                  retry_after=wait)

@@ -78,7 +78,8 @@ def test_calls_per_tweet_content_operation(api, world):
     # the existing retweet and the original read again (consistently, for current counts).
     assert calls(lambda: api.post(f"/tweets/{tweet_id}/retweet", token=bob)) == {
         "GetItem": 3, "UpdateItem": 2, "TransactWriteItems": 1}
-    assert calls(lambda: api.post(f"/tweets/{tweet_id}/retweet", token=bob)) == {"GetItem": 5, "UpdateItem": 2}
+    assert calls(lambda: api.post(f"/tweets/{tweet_id}/retweet", token=bob)) == {
+        "GetItem": 5, "UpdateItem": 2}
     assert calls(lambda: api.get("/users/bob/tweets")) == {"GetItem": 2, "Query": 1, "BatchGetItem": 1}
     assert calls(lambda: api.delete(f"/tweets/{tweet_id}/retweet", token=bob)) == {
         "GetItem": 3, "TransactWriteItems": 1}

@@ -214,7 +214,7 @@ def test_a_refusal_is_counted_and_logged(limit, monkeypatch):
     from chalicelib.observe import metrics
 
     heard = []
-    monkeypatch.setattr(metrics, "listeners", [lambda name, value, dimension: heard.append((name, dimension))])
+    monkeypatch.setattr(metrics, "listeners", [lambda name, value, dim: heard.append((name, dim))])
     limit("likes", minute=1)
     user = next(_users)
     limits.spend(user, "likes", now=1_800_000_000.0)
