@@ -107,6 +107,27 @@ PAGE_DEFAULT = 20
 PAGE_MAX = 100
 MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_KEY_MAX = 255
+# API Gateway's own, which the contract inherits (devstack.gateway enforces
+# them alike; 413 beyond): a REST API's payload limit, the URL of an
+# edge-optimized API (chalice deploys those; a regional one allows 10240),
+# and "total combined size of all header values, including header names,
+# values, any line terminators, and white space".
+GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024
+GATEWAY_MAX_URL_CHARS = 8192
+GATEWAY_MAX_HEADER_BYTES = 10240
+# Every method of the stage, per second. API Gateway's account default is
+# 10,000 requests per second with a burst of 5,000, shared by every API in
+# the region, so one stage (or a client in a loop) could take the lot, and
+# every request costs DynamoDB on-demand capacity and API handler
+# concurrency. At ~100 ms a request, 100 requests per second keep ~10 API
+# handler instances busy and a burst of 200 at most ~20 at once: far inside
+# the unreserved pool the background functions' reservations leave (see
+# infra/README.md, "Concurrency"), so a burst is answered 429 by the gateway,
+# in the contract's shape (deploy.gateway_responses), not throttled by
+# Lambda into 5xx. Raise both together when the API's real load needs it.
+THROTTLING_RATE_LIMIT = 100  # requests per second, steady
+THROTTLING_BURST_LIMIT = 200  # requests at once (the token bucket's size)
+# (deploy.api_stage sets them on the stage.)
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 # Per-user write limits (chalicelib.accounts.limits): at most this many per

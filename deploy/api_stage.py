@@ -13,20 +13,8 @@ stage with access logging cannot be created or updated without it.
 import contextlib
 import json
 
+from chalicelib.settings import THROTTLING_BURST_LIMIT, THROTTLING_RATE_LIMIT  # why these: settings
 from deploy.monitoring import api_name
-
-# Every method of the stage, per second. API Gateway's account default is
-# 10,000 requests per second with a burst of 5,000, shared by every API in
-# the region, so one stage (or a client in a loop) could take the lot, and
-# every request costs DynamoDB on-demand capacity and API handler
-# concurrency. At ~100 ms a request, 100 requests per second keep ~10 API
-# handler instances busy and a burst of 200 at most ~20 at once: far inside
-# the unreserved pool the background functions' reservations leave (see
-# infra/README.md, "Concurrency"), so a burst is answered 429 by the gateway,
-# in the contract's shape (deploy.gateway_responses), not throttled by
-# Lambda into 5xx. Raise both together when the API's real load needs it.
-THROTTLING_RATE_LIMIT = 100  # requests per second, steady
-THROTTLING_BURST_LIMIT = 200  # requests at once (the token bucket's size)
 
 # Access logs name the caller's IP (personal data): kept long enough to look
 # into what an alarm raised, not longer.

@@ -48,14 +48,9 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
+from chalicelib.settings import GATEWAY_MAX_BODY_BYTES, GATEWAY_MAX_HEADER_BYTES, GATEWAY_MAX_URL_CHARS
 from deploy.gateway_responses import gateway_response
 
-GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-# REST API quotas: the URL of an edge-optimized API (chalice deploys those; a regional one allows
-# 10240), and "total combined size of all header values, including header names, values, any line
-# terminators, and white space". Applied here to the request target and to the header section.
-GATEWAY_MAX_URL_CHARS = 8192
-GATEWAY_MAX_HEADER_BYTES = 10240
 # The methods an API Gateway resource can define (ANY stands for these).
 GATEWAY_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 

@@ -353,8 +353,7 @@ def _built(routes: tuple[tuple[str, str, str, bool], ...]) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Chirp", "version": "1",
-                 "description": "A Twitter-style timeline service. JSON in and out; ids are strings; "
-                                "errors are `{\"error\": {\"code\", \"message\"}}`. See the README."},
+                 "description": _DESCRIPTION},
         "servers": [{"url": ".", "description": "Where this document is served from"}],
         "paths": paths,
         "components": {"schemas": {**SCHEMAS, **BODIES},
@@ -362,6 +361,23 @@ def _built(routes: tuple[tuple[str, str, str, bool], ...]) -> dict:
                            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": "From POST /auth/signup or /auth/login"}}},
     }
+
+
+def _limits() -> str:
+    return "; ".join(f"{action.replace('_', ' ')}: {spans['minute']} a minute, {spans['day']} a day"
+                     for action, spans in settings.WRITE_LIMITS.items())
+
+
+_DESCRIPTION = (
+    "A Twitter-style timeline service. JSON in and out; ids are strings; errors are "
+    "`{\"error\": {\"code\", \"message\"}}`. See the README.\n\n"
+    "**Tokens** last 24 hours. Sent to any route, a token must be valid (401 otherwise); "
+    "`POST /auth/logout-all` and a password change revoke every earlier one at once.\n\n"
+    f"**Write limits** per user: {_limits()}. Past one: 429 with `Retry-After` (seconds).\n\n"
+    f"**Request limits**: a body of at most {settings.MAX_BODY_BYTES // 1024} KiB, a URL of "
+    f"{settings.GATEWAY_MAX_URL_CHARS:,} characters, headers of {settings.GATEWAY_MAX_HEADER_BYTES:,} bytes "
+    f"(413 beyond); the stage takes {settings.THROTTLING_RATE_LIMIT} requests a second, bursts of "
+    f"{settings.THROTTLING_BURST_LIMIT} (429 beyond).")
 
 
 def document(app) -> dict:
