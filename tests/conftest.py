@@ -5,7 +5,11 @@ loopback port, and the environment points every AWS client at it *before*
 any test imports chalicelib (which reads its settings on import).
 
 It also loads the Hypothesis profile HYPOTHESIS_PROFILE names (tests/profiles.py),
-and marks slow the tests that use a fixture in SLOW_FIXTURES.
+marks slow the tests that use a fixture in SLOW_FIXTURES, and puts the
+per-user write limits out of reach: a test writes faster than any person
+(fifty follows to build a world, a page of tweets in a loop).
+tests/integration/test_write_limits.py and tests/e2e/test_abuse_limits.py
+set the limits they test.
 """
 import pytest
 
@@ -25,6 +29,15 @@ SLOW_FIXTURES = {
     "concurrent_api": "races many threads through the API",
     "packaged": "runs `chalice package` for a stage (test_infra)",
 }
+
+
+@pytest.fixture(autouse=True)
+def no_write_limits(monkeypatch):
+    """Every per-user write limit out of reach (chalicelib.accounts.limits)."""
+    from chalicelib import settings
+
+    for action in settings.WRITE_LIMITS:
+        monkeypatch.setitem(settings.WRITE_LIMITS, action, {"minute": 10**9, "day": 10**9})
 
 
 def pytest_configure(config):

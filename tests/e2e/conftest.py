@@ -46,10 +46,15 @@ class RunningStack:
                                  f"{self.output()[-8000:]}") from None
 
 
+UNLIMITED = {f"{action}_PER_{span}": "1000000000" for action in ("TWEETS", "FOLLOWS", "LIKES")
+             for span in ("MINUTE", "DAY")}
+
+
 def start_stack(extra_env: dict | None = None, timeout: float = 120) -> RunningStack:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_ENDPOINT_URL", "JWT_", "CHIRP_", "PYTEST_"))}
     env.update({"PORT": "0", "DEMO": "1", "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
+    env.update(UNLIMITED)  # tests write faster than people (tests/conftest.py); extra_env may set limits
     env.update(extra_env or {})
     process = subprocess.Popen([sys.executable, "-m", "devstack"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -150,16 +150,6 @@ def make_tweet(api):
 # --- home timelines: the event pump and its settings ------------------------
 
 @pytest.fixture
-def no_write_limits(monkeypatch):
-    """For tests that write more than a person could (chalicelib.accounts.limits):
-    every per-user write limit out of reach."""
-    from chalicelib import settings
-
-    for action in settings.WRITE_LIMITS:
-        monkeypatch.setitem(settings.WRITE_LIMITS, action, {"minute": 10**9, "day": 10**9})
-
-
-@pytest.fixture
 def cheap_passwords(monkeypatch):
     """For tests that need many accounts: a cheap scrypt cost keeps sign-up
     fast (the stored form still records the cost, so log-in still works)."""

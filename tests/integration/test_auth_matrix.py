@@ -234,7 +234,7 @@ def test_a_tampered_token_cannot_act_as_someone_else(api, world):
     assert api.get(f"/tweets/{world['tweet']['id']}").status == 200
 
 
-def test_every_protected_route_with_real_data(api, world, no_write_limits):
+def test_every_protected_route_with_real_data(api, world):
     """Each protected route, found in app.routes, called by the owner of
     the data and by another user, on real resources: never a 401 with a
     valid token, never a 500. (Not the two that revoke the tokens used

@@ -90,7 +90,7 @@ def assert_contract_error(status, headers, body, wanted_status, what=""):
 
 # --- load ------------------------------------------------------------------------------------------
 
-def test_200_concurrent_requests_are_all_answered(server, alice, concurrent_api, no_write_limits):
+def test_200_concurrent_requests_are_all_answered(server, alice, concurrent_api):
     """200 new connections at once, half of them with a body (those were the
     ones reset: socketserver's listen backlog of 5 overflowed, and a body's
     second packet failed its SYN cookie): every one gets a real HTTP answer."""
