@@ -45,7 +45,7 @@ def start_moto():
     from moto.server import ThreadedMotoServer
 
     _one_request_at_a_time()
-    _rollbacks_keep_the_stream()
+    _cancelled_transactions_undo_only_their_writes()
     _transactions_are_idempotent()
     _fifo_queues_keep_order()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -57,11 +57,11 @@ def start_moto():
 def _one_request_at_a_time() -> None:
     """Makes the embedded moto apply one request at a time.
 
-    moto checks and writes a transaction's items without a lock, and rolls a
-    cancelled one back by restoring a copy of whole tables, so concurrent
-    requests can lose each other's writes there, which DynamoDB never does
-    (and a reader of the tables' streams could see the cancelled writes: see
-    `_rollbacks_keep_the_stream`).
+    moto checks and writes a transaction's items without a lock, and undoes
+    a cancelled one after the fact (`_cancelled_transactions_undo_only_their_writes`),
+    so concurrent requests could see or lose each other's writes there,
+    which DynamoDB never does (and a reader of the tables' streams could see
+    the cancelled writes).
     Serialising moto's request handler restores the guarantee the app relies
     on (each request is atomic and isolated); the app's own requests still
     interleave freely.
@@ -84,46 +84,108 @@ def _one_request_at_a_time() -> None:
 _SERIALISED: set = set()  # the request handlers already wrapped (one per process)
 
 
-def _rollbacks_keep_the_stream() -> None:
-    """Makes a cancelled transaction leave the tables' streams as they were.
+def _cancelled_transactions_undo_only_their_writes() -> None:
+    """Makes a cancelled transaction undo exactly its own writes, stream
+    records included, and nothing else.
 
     moto applies a transaction's writes one by one (a repeated like: the
     tweet's count goes up before the like's failed condition is found) and
     rolls a cancelled one back by putting deep copies of the tables, taken
-    beforehand, in their place: stream shards included. The shard the writes
-    went to is left an orphan, holding stream records of writes that never
-    happened, and every shard iterator taken before then reads it; the copy
-    numbers its records by their count, so the next real write reuses the
-    first orphaned record's sequence number, and a reader that goes on "after
-    the last record read" skips it (issue 10: a tweet's fan-out lost). DynamoDB
-    writes no stream record for a cancelled transaction. So the copy is given
-    back the live shard, cut back to the records it had before: iterators
-    already taken read on, and no record anyone could read is dropped or has
-    its sequence number reused (requests are serialised, so the cut records
-    were never visible). devstack.pump copes with moto's own rollback too, for
-    an endpoint that is not this one.
+    beforehand, in their place. Two things go wrong with that:
+
+    - The copies include the stream shards. The shard the writes went to is
+      left an orphan, holding stream records of writes that never happened,
+      and every shard iterator taken before then reads it; the copy numbers
+      its records by their count, so the next real write reuses the first
+      orphaned record's sequence number, and a reader that goes on "after the
+      last record read" skips it (issue 10: a tweet's fan-out lost). DynamoDB
+      writes no stream record for a cancelled transaction.
+    - Copying whole tables makes every transaction cost as much as the data
+      written so far: a test's hundredth like copies every tweet, like and
+      timeline entry. It was a third of the moto server's time in the suite,
+      and half a second per post in the benchmark (a post counts itself on
+      its author: the whole users table, copied).
+
+    So the tables stay in place (moto's copy is made the table itself), and a
+    cancelled transaction puts back the items it named as they were before,
+    and cuts the stream back to the records it had: iterators already taken
+    read on, and no record anyone could read is dropped or has its sequence
+    number reused (requests are serialised, so the cut records were never
+    visible and nothing else ran in between). A transaction can only write
+    the items it names, so those are all there is to restore.
+    devstack.pump copes with moto's own rollback too, for an endpoint that is
+    not this one.
     """
-    from moto.dynamodb.models import DynamoDBBackend
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend, DynamoType
+    from moto.dynamodb.models.table import Table
 
     write = DynamoDBBackend.transact_write_items
-    if getattr(write, "keeps_the_stream", False):
+    if getattr(write, "undoes_only_its_writes", False):
         return
+
+    undoing = threading.local()  # set while this wrapper, which does the undoing, runs
+
+    class _TablesStayInPlace:
+        """moto's `copy`, except that a table's "backup" is the table while
+        this wrapper runs (moto's own method, called alone, copies as ever)."""
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            if isinstance(value, Table) and getattr(undoing, "active", False):
+                return value
+            return copy.deepcopy(value, memo)
+
+    def named_items(backend, transact_items):
+        """(table, hash key, range key) of each item the transaction names."""
+        for entry in transact_items:
+            for op in entry.values():
+                table = backend.tables.get(op.get("TableName"))
+                if table is None:
+                    continue  # moto answers ResourceNotFound before writing anything
+                key = op.get("Key") or op.get("Item") or {}
+                try:
+                    hash_key = DynamoType(key[table.hash_key_attr])
+                    range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+                except (KeyError, TypeError, AttributeError, IndexError):  # moto refuses it, writing nothing
+                    continue
+                yield table, hash_key, range_key
+
+    def restore(table, hash_key, range_key, had_hash, item) -> None:
+        """Puts one item back as it was, through the table's own writes (so
+        whatever watches them, such as bench.fastmoto's partitions, hears)."""
+        if item is not None:
+            table.put_item(item.to_json()["Attributes"], overwrite=True)
+            return
+        table.delete_item(hash_key, range_key)
+        if range_key is not None and not had_hash and not table.items.get(hash_key, True):
+            del table.items[hash_key]  # the empty partition map the write left
 
     @functools.wraps(write)
     def transact_write_items(self, transact_items):
-        before = {name: (table, table.stream_shard, len(table.stream_shard.items))
-                  for name, table in self.tables.items() if table.stream_shard is not None}
+        before = [(table, hash_key, range_key, hash_key in table.items,
+                   copy.deepcopy(table.get_item(hash_key, range_key)))
+                  for table, hash_key, range_key in named_items(self, transact_items)]
+        streams = [(shard, len(shard.items)) for shard in
+                   (table.stream_shard for table in self.tables.values()) if shard is not None]
+        undoing.active = True
         try:
             return write(self, transact_items)
         except Exception:
-            for name, (table, shard, length) in before.items():
-                restored = self.tables.get(name)
-                if restored is not None and restored is not table and restored.stream_shard is not None:
-                    del shard.items[length:]  # what the cancelled transaction wrote
-                    shard.table, restored.stream_shard = restored, shard
+            for table, hash_key, range_key, had_hash, item in reversed(before):
+                restore(table, hash_key, range_key, had_hash, item)
+            for shard, length in streams:
+                del shard.items[length:]  # what the cancelled transaction and its undoing wrote
             raise
+        finally:
+            undoing.active = False
 
-    transact_write_items.keeps_the_stream = True  # type: ignore[attr-defined]
+    models.copy = _TablesStayInPlace()  # type: ignore[assignment]  # the module moto copies tables with
+    transact_write_items.undoes_only_its_writes = True  # type: ignore[attr-defined]
     setattr(DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010 (patching a method)
 
 

@@ -1,14 +1,23 @@
 """Integration tests: the real app, in process, against moto, through the
 same gateway the local server uses (so authorizer and gateway errors behave
 as over HTTP)."""
+import fcntl
 import itertools
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
 import requests
+
+from deploy import project  # not chalicelib, nor what imports it: the environment comes first
 
 
 @pytest.fixture(autouse=True)
@@ -336,3 +345,51 @@ def no_backoff(monkeypatch):
     from botocore.retries import standard
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+@pytest.fixture(scope="session", params=project.stages())
+def packaged(request, tmp_path_factory):
+    """`chalice package --stage <stage> --merge-template infra/api-<stage>.json`,
+    run as an operator would, in the project: (stage, the output folder).
+
+    Once per run and stage: test_infra and test_checkov both read it, and
+    may run in different xdist workers, so the first to need it packages
+    under a lock in the run's shared temporary folder and the other reads
+    the result (packaging is about 15 s a stage). Chalice keeps one zip per
+    version of the code in .chalice/deployments; the one made here is
+    removed again so test runs do not pile them up."""
+    from deploy import cloudformation
+
+    stage = request.param
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's, not the worker's
+    out = shared / f"packaged-{stage}"
+    with open(shared / f"packaged-{stage}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "sam.json").exists():
+            _package(stage, cloudformation.api_template_path(stage), project.ROOT, out)
+    return stage, out
+
+
+def _package(stage: str, merge_template: Path, root: Path, out: Path) -> None:
+    chalice = Path(sys.executable).with_name("chalice")
+    cache = root / ".chalice" / "deployments"
+    before = set(cache.glob("*.zip")) if cache.exists() else set()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_STREAM_ARN")}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    building = out.with_name(out.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    started = time.monotonic()
+    try:
+        subprocess.run([str(chalice if chalice.exists() else shutil.which("chalice")), "package",
+                        "--stage", stage, "--merge-template", str(merge_template), str(building)],
+                       cwd=root, env=env, check=True, capture_output=True, text=True, timeout=300)
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"chalice package failed:\n{exc.stdout}\n{exc.stderr}")
+    finally:
+        for made in (set(cache.glob("*.zip")) if cache.exists() else set()) - before:
+            made.unlink(missing_ok=True)
+        if not before and cache.exists() and not any(cache.iterdir()):
+            cache.rmdir()
+    building.rename(out)  # whole, or not there: a reader waits on the lock, then finds sam.json
+    print(f"chalice package --stage {stage} took {time.monotonic() - started:.1f} s")

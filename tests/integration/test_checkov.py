@@ -14,9 +14,7 @@ version), made on first use: checkov pins boto3 and others to versions the
 app's constraints cannot share.
 """
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -36,43 +34,9 @@ CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")
 EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job", "on_views",
                    "redrive_failures")
-# What chalice packages, and what it reads to do so.
-PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", ".chalice/config.json")
 
 
 # --- the scan --------------------------------------------------------------------
-
-@pytest.fixture(scope="module", params=STAGES)
-def packaged(request, tmp_path_factory):
-    """`chalice package --stage <stage> --merge-template infra/api-<stage>.json`,
-    as test_infra's fixture of the same name runs it, but from a copy of
-    what chalice packages: test_infra runs in another worker at the same
-    time, and chalice keeps its zips in the project's .chalice/deployments,
-    which that fixture cleans up after itself."""
-    stage = request.param
-    copy = tmp_path_factory.mktemp(f"project-{stage}")
-    for name in PROJECT_FILES:
-        source = project.ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / name)
-    for policy in project.CHALICE.glob("policy-*.json"):
-        shutil.copy2(policy, copy / ".chalice" / policy.name)
-    out = copy / "out"
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_STREAM_ARN")}
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    started = time.monotonic()
-    try:
-        subprocess.run([str(CHALICE if CHALICE.exists() else shutil.which("chalice")), "package",
-                        "--stage", stage, "--merge-template", str(cloudformation.api_template_path(stage)),
-                        str(out)], cwd=copy, env=env, check=True, capture_output=True, text=True, timeout=300)
-    except subprocess.CalledProcessError as exc:
-        pytest.fail(f"chalice package failed:\n{exc.stdout}\n{exc.stderr}")
-    print(f"chalice package --stage {stage} took {time.monotonic() - started:.1f} s")
-    return stage, out / "sam.json"
-
 
 @pytest.fixture(scope="module")
 def checkov():
@@ -103,7 +67,8 @@ def test_checkov_finds_nothing_unskipped(packaged, checkov):
     """Fails on any finding not skipped in deploy.security, listing each; and
     on any skip checkov did not make (a check that no longer applies there,
     or a mistyped id), so the table stays what the scan needs."""
-    stage, sam = packaged
+    stage, out = packaged
+    sam = out / "sam.json"
     templates = {"app": sam, "data": project.INFRA / "tables.json",
                  "monitoring": project.INFRA / f"monitoring-{stage}.json"}
     started = time.monotonic()

@@ -15,10 +15,8 @@
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from collections import defaultdict
 from contextlib import contextmanager
@@ -491,35 +489,6 @@ def test_lambda_can_run_each_mapping_with_the_functions_role(stage):
 
 
 # --- chalice package -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=STAGES)
-def packaged(request, tmp_path_factory):
-    """`chalice package --stage <stage> --merge-template infra/api-<stage>.json`,
-    run as an operator would, in the project. Chalice keeps one zip per
-    version of the code in .chalice/deployments; the one made here is
-    removed again so test runs do not pile them up."""
-    stage = request.param
-    out = tmp_path_factory.mktemp(f"packaged-{stage}")
-    cache = project.CHALICE / "deployments"
-    before = set(cache.glob("*.zip")) if cache.exists() else set()
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_STREAM_ARN")}
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    started = time.monotonic()
-    try:
-        merge_template = cloudformation.api_template_path(stage)
-        subprocess.run([str(CHALICE if CHALICE.exists() else shutil.which("chalice")), "package",
-                        "--stage", stage, "--merge-template", str(merge_template), str(out)],
-                       cwd=project.ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
-    except subprocess.CalledProcessError as exc:
-        pytest.fail(f"chalice package failed:\n{exc.stdout}\n{exc.stderr}")
-    finally:
-        for made in (set(cache.glob("*.zip")) if cache.exists() else set()) - before:
-            made.unlink(missing_ok=True)
-        if not before and cache.exists() and not any(cache.iterdir()):
-            cache.rmdir()
-    print(f"chalice package --stage {stage} took {time.monotonic() - started:.1f} s")
-    return stage, out
 
 
 def _lint(path: Path) -> list[str]:

@@ -335,7 +335,7 @@ def test_home_timelines_match_the_model(api, moto_endpoint, pump_factory, dynamo
 
     try:
         run_state_machine_as_test(HomeTimelines, settings=settings(
-            max_examples=profiles.examples(20), stateful_step_count=15, deadline=None,
+            max_examples=profiles.examples(12), stateful_step_count=15, deadline=None,
             suppress_health_check=[HealthCheck.too_slow]))
     finally:
         deliveries.close()
