@@ -16,7 +16,6 @@ app's constraints cannot share.
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from deploy.event_sources import chalice_event_id, event_sources
 from deploy.gateway_responses import GATEWAY_ERRORS, gateway_response
 
 STAGES = project.stages()
-CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")
 EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job", "on_views",
                    "redrive_failures")

@@ -43,7 +43,6 @@ from deploy.queues import READ_QUEUES, queue_definitions, visibility_timeout, vi
 from deploy.tables import create_table_params
 
 STAGES = project.stages()
-CHALICE = Path(sys.executable).with_name("chalice")
 API_FUNCTIONS = ("api_handler", "bearer_auth")  # behind API Gateway, which gives up at 29 s
 EVENT_FUNCTIONS = ("on_tweet_change", "on_follow_change", "on_like_change", "on_job", "on_views",
                    "redrive_failures")
